@@ -1,0 +1,48 @@
+"""Command line: `python -m studio <command> [--json]` runs each capability without the UI.
+
+Each command lives in its own module with `add_arguments(parser)` and
+`run(args, settings) -> dict`; the dict is printed as JSON with `--json`, or as
+`key: value` lines otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+
+from .errors import StudioError
+from .settings import load_settings
+
+COMMANDS = {
+    "playground": ("studio.playground.cli", "train a playground network on a toy dataset"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio", description="GenAI Studio without the UI.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--json", action="store_true", help="print one JSON object as the summary")
+        # Command modules keep heavy imports inside `run`, so importing all of them is cheap.
+        modules[name] = importlib.import_module(module_name)
+        modules[name].add_arguments(cmd)
+    args = parser.parse_args(argv)
+    try:
+        summary = modules[args.command].run(args, load_settings())
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Builds the whole Blocks app from the tab modules; knows nothing of models itself."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.settings import Settings
+
+from .playground import create_playground_tab
+
+CSS = """
+.studio-header h1 {margin-bottom: 0}
+.studio-stats {font-variant-numeric: tabular-nums}
+"""
+
+
+def build_app(settings: Settings) -> gr.Blocks:
+    with gr.Blocks(title="GenAI Studio", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "# GenAI Studio\nNeural networks and generative models in the browser. "
+            "Everything here runs offline on built-in models; hub models work when you have internet.",
+            elem_classes="studio-header",
+        )
+        with gr.Tabs():
+            with gr.Tab("Playground", id="playground", elem_id="tab-playground"):
+                create_playground_tab(demo, settings)
+    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=1)
+    return demo
+
+
+def launch_kwargs(settings: Settings) -> dict:
+    """Launch options shared by `app.py` and the tests' in-process server."""
+    return dict(
+        server_name=settings.host,
+        server_port=settings.port,
+        show_error=False,  # raw exceptions never reach the page; gr.Error text does
+        max_file_size=settings.max_file_size,
+        ssr_mode=False,
+        theme=gr.themes.Soft(),
+        css=CSS,
+        footer_links=["api", "settings"],
+    )

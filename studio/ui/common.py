@@ -1,0 +1,57 @@
+"""Shared UI pieces: the one place engine errors become `gr.Error`, and small helpers."""
+
+from __future__ import annotations
+
+import functools
+import html
+import inspect
+import logging
+
+import gradio as gr
+
+from studio.errors import StudioError
+
+log = logging.getLogger("studio.ui")
+
+
+def to_gr_error(err: Exception) -> gr.Error:
+    """A `gr.Error` for any exception; only `StudioError` text reaches the page.
+
+    Gradio renders the message as HTML, so user-derived text is escaped.
+    """
+    if isinstance(err, (StudioError, ValueError)):
+        return gr.Error(html.escape(str(err)))
+    log.exception("unexpected error in a handler", exc_info=err)
+    return gr.Error(f"Something went wrong ({type(err).__name__}). The details are in the server log.")
+
+
+def user_errors(fn):
+    """Wrap a handler (plain or generator) so every failure reaches the user as a clear `gr.Error`."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as err:
+                raise to_gr_error(err) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as err:
+            raise to_gr_error(err) from None
+
+    return wrapper
+
+
+def session_key(request: gr.Request | None) -> str:
+    """Identifies one browser tab (or one gradio_client), so a Stop stops only its owner's work."""
+    return getattr(request, "session_hash", None) or "local"
