@@ -55,3 +55,31 @@ def user_errors(fn):
 def session_key(request: gr.Request | None) -> str:
     """Identifies one browser tab (or one gradio_client), so a Stop stops only its owner's work."""
     return getattr(request, "session_hash", None) or "local"
+
+
+def form_handler(names: list[str] | tuple[str, ...]):
+    """Decorate `fn(values: dict, request)` so Gradio calls it with one named argument per form field.
+
+    The public API then reads `client.predict(model="mlp", epochs=50, ...)`
+    instead of `param_1, param_2, ...`, and the handler still sees one dict.
+    """
+
+    def decorate(fn):
+        def handler(*args):
+            *values, request = args
+            return fn(dict(zip(names, values)), request)
+
+        if inspect.isgeneratorfunction(fn):
+            def handler(*args):  # noqa: F811 - Gradio streams only from generator functions
+                *values, request = args
+                yield from fn(dict(zip(names, values)), request)
+
+        params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+        params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request))
+        handler.__signature__ = inspect.Signature(params)
+        handler.__annotations__ = {"request": gr.Request}  # how Gradio spots the argument it fills in
+        handler.__name__ = fn.__name__
+        handler.__doc__ = fn.__doc__
+        return handler
+
+    return decorate

@@ -1,0 +1,1 @@
+"""A small-network playground: architectures, toy data sets, and a training loop that teaches."""

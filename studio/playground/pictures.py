@@ -1,0 +1,103 @@
+"""Pictures of what a playground network does, as plain data and pure functions.
+
+Snapshots run on the training thread between epochs (the model is idle then)
+and return small arrays; rendering them into images happens on the UI side of
+the event stream, so drawing never holds up a training step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .datasets import ToyDataset, describe_sequence
+
+GRID = 72
+BLUE = np.array([52, 120, 198], dtype=np.float32)
+ORANGE = np.array([240, 140, 40], dtype=np.float32)
+WHITE = np.array([250, 250, 250], dtype=np.float32)
+
+
+def point_extent(data: ToyDataset, margin: float = 0.15) -> tuple[float, float, float, float]:
+    x = torch.cat([data.train.x, data.test.x]).numpy()
+    lo, hi = x.min(0) - margin, x.max(0) + margin
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def boundary_snapshot(data: ToyDataset):
+    """A snapshot function giving P(class 1) on a grid over the data's extent."""
+    x0, x1, y0, y1 = point_extent(data)
+    xs, ys = np.linspace(x0, x1, GRID, dtype=np.float32), np.linspace(y1, y0, GRID, dtype=np.float32)
+    grid = torch.from_numpy(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))
+
+    @torch.no_grad()
+    def snapshot(model: nn.Module) -> dict[str, Any]:
+        was_training = model.training
+        model.eval()
+        probs = torch.softmax(model(grid), dim=1)[:, 1].reshape(GRID, GRID).numpy()
+        model.train(was_training)
+        return {"boundary": probs.astype(np.float32), "extent": (x0, x1, y0, y1)}
+
+    return snapshot
+
+
+def sequence_snapshot(data: ToyDataset, count: int = 6):
+    """A snapshot function giving the model's answers on the first few test sequences."""
+    split = data.test
+    tokens, lengths, targets = split.x[:count], split.lengths[:count], split.y[:count]
+
+    @torch.no_grad()
+    def snapshot(model: nn.Module) -> dict[str, Any]:
+        was_training = model.training
+        model.eval()
+        probs = torch.softmax(model(tokens, lengths), dim=1)
+        model.train(was_training)
+        rows = []
+        for i in range(len(targets)):
+            guess = int(probs[i].argmax())
+            rows.append({
+                "sequence": describe_sequence(tokens[i], int(lengths[i])),
+                "answer": data.class_names[int(targets[i])],
+                "model says": data.class_names[guess],
+                "confidence": round(float(probs[i, guess]), 3),
+            })
+        return {"predictions": rows}
+
+    return snapshot
+
+
+def snapshot_for(data: ToyDataset):
+    if data.kind == "points":
+        return boundary_snapshot(data)
+    if data.kind == "sequence":
+        return sequence_snapshot(data)
+    return None
+
+
+def render_boundary(probs: np.ndarray, extent, points: np.ndarray, labels: np.ndarray, size: int = 360) -> np.ndarray:
+    """An RGB image: the background shaded by P(class 1), the points drawn on top in their class colour."""
+    cell = np.arange(size) * probs.shape[0] // size  # nearest grid cell for each pixel
+    p = probs[cell][:, cell][:, :, None]
+    confidence = np.abs(p - 0.5) * 2  # pale near the boundary, saturated far from it
+    tint = np.where(p > 0.5, ORANGE, BLUE)
+    image = WHITE + (tint - WHITE) * (0.25 + 0.45 * confidence)
+    x0, x1, y0, y1 = extent
+    cols = ((points[:, 0] - x0) / (x1 - x0) * (size - 1)).astype(int)
+    rows = ((y1 - points[:, 1]) / (y1 - y0) * (size - 1)).astype(int)
+    for r, c, label in zip(rows, cols, labels):
+        image[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = 40  # dark outline
+        image[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3] = ORANGE if label else BLUE
+    return image.clip(0, 255).astype(np.uint8)
+
+
+def curve_rows(history) -> list[dict[str, Any]]:
+    """Long-format rows (epoch, value, series, metric) for the loss and accuracy plots."""
+    rows = []
+    for m in history:
+        for split in ("train", "val", "test"):
+            rows.append({"epoch": m["epoch"], "value": m[f"{split}_loss"], "series": split, "metric": "loss"})
+            rows.append({"epoch": m["epoch"], "value": m[f"{split}_accuracy"], "series": split, "metric": "accuracy"})
+    return rows

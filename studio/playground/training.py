@@ -1,0 +1,219 @@
+"""The playground's training loop: AdamW, warmup + schedule, accumulation, clipping, early stopping.
+
+It reports through a `Run` (studio.events): a `StepEvent` per optimizer step and
+an `EvalEvent` per epoch, and checks the run's stop flag after every step, so
+Stop takes effect within one step and still returns the best model so far.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from studio.events import EvalEvent, LogEvent, Run, StepEvent
+
+from .config import PlaygroundConfig
+from .datasets import Split, ToyDataset, make_dataset
+from .models import build_model, count_parameters
+
+Snapshot = Callable[[nn.Module], dict[str, Any]]
+
+
+@dataclass
+class EpochMetrics:
+    epoch: int
+    step: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    learning_rate: float
+
+
+@dataclass
+class PlaygroundResult:
+    test_accuracy: float
+    test_loss: float
+    best_epoch: int
+    epochs: int
+    steps: int
+    seconds: float
+    parameters: int
+    stopped: bool
+    early_stopped: bool
+    history: list[EpochMetrics] = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "test_accuracy": round(self.test_accuracy, 4),
+            "test_loss": round(self.test_loss, 4),
+            "best_epoch": self.best_epoch,
+            "epochs": self.epochs,
+            "steps": self.steps,
+            "seconds": round(self.seconds, 2),
+            "steps_per_second": round(self.steps_per_second, 1),
+            "parameters": self.parameters,
+            "stopped": self.stopped,
+            "early_stopped": self.early_stopped,
+        }
+
+
+def schedule(kind: str, warmup: int, total: int) -> Callable[[int], float]:
+    """Learning-rate multiplier for optimizer step `s`: linear warmup, then cosine, linear or flat."""
+    warmup = min(warmup, max(total - 1, 0))
+
+    def factor(s: int) -> float:
+        if s < warmup:
+            return (s + 1) / (warmup + 1)
+        progress = (s - warmup) / max(1, total - warmup)
+        if kind == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        if kind == "linear":
+            return max(0.0, 1 - progress)
+        return 1.0
+
+    return factor
+
+
+def _forward(model: nn.Module, split: Split, index: torch.Tensor | slice) -> torch.Tensor:
+    if split.lengths is None:
+        return model(split.x[index])
+    return model(split.x[index], split.lengths[index])
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, batch: int = 2048) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy on a whole split, in eval mode."""
+    if len(split) == 0:
+        return float("nan"), float("nan")
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(split), batch):
+        idx = slice(start, start + batch)
+        logits = _forward(model, split, idx)
+        loss_sum += F.cross_entropy(logits, split.y[idx], reduction="sum").item()
+        correct += (logits.argmax(1) == split.y[idx]).sum().item()
+    model.train(was_training)
+    return loss_sum / len(split), correct / len(split)
+
+
+def _hold_out(train: Split, fraction: float, generator: torch.Generator) -> tuple[Split, Split]:
+    order = torch.randperm(len(train), generator=generator)
+    n_val = int(len(train) * fraction)
+    return train.subset(order[n_val:]), train.subset(order[:n_val])
+
+
+def train_playground(
+    config: PlaygroundConfig,
+    run: Run | None = None,
+    data: ToyDataset | None = None,
+    snapshot: Snapshot | None = None,
+    snapshot_every: float = 0.3,
+) -> PlaygroundResult:
+    """Train the network a config describes. Same config and seed give the same numbers.
+
+    `snapshot(model)` is called after an epoch (at most every `snapshot_every`
+    seconds, and after the last) to attach pictures of what the model does to
+    the epoch's `EvalEvent`.
+    """
+    data = data or make_dataset(config)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    train, val = _hold_out(data.train, config.val_fraction, generator)
+    model = build_model(config, data)
+    params = count_parameters(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+
+    batches_per_epoch = math.ceil(len(train) / config.batch_size)
+    steps_per_epoch = math.ceil(batches_per_epoch / config.accumulation)  # a last partial window still steps
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(config.scheduler, config.warmup_steps, total_steps))
+    emit = run.emit if run else (lambda event: None)
+    should_stop = (lambda: run.should_stop) if run else (lambda: False)
+    if run:
+        emit(LogEvent(0, f"{config.model} with {params:,} parameters on {config.dataset}: "
+                         f"{len(train)} train / {len(val)} validation / {len(data.test)} test examples",
+                      {"parameters": float(params), "total_steps": float(total_steps)}))
+
+    best_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
+    history: list[EpochMetrics] = []
+    step, stopped, early = 0, False, False
+    last_snapshot = -math.inf
+    started = time.perf_counter()
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(len(train), generator=generator)
+        seen, loss_sum, correct = 0, 0.0, 0
+        for window_start in range(0, batches_per_epoch, config.accumulation):
+            window = range(window_start, min(window_start + config.accumulation, batches_per_epoch))
+            window_index = [order[b * config.batch_size:(b + 1) * config.batch_size] for b in window]
+            window_size = sum(len(i) for i in window_index)
+            window_loss = 0.0
+            for index in window_index:
+                logits = _forward(model, train, index)
+                loss = F.cross_entropy(logits, train.y[index])
+                # Weight each micro-batch by its share of the window, so a partial window is a true mean.
+                (loss * (len(index) / window_size)).backward()
+                window_loss += loss.item() * len(index)
+                correct += (logits.argmax(1) == train.y[index]).sum().item()
+            if config.clip_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            step += 1
+            seen += window_size
+            loss_sum += window_loss
+            emit(StepEvent(step, total_steps, epoch - 1 + seen / len(train), window_loss / window_size,
+                           scheduler.get_last_lr()[0]))
+            if should_stop():
+                stopped = True
+                break
+
+        val_loss, val_acc = evaluate(model, val) if len(val) else (loss_sum / max(seen, 1), correct / max(seen, 1))
+        test_loss, test_acc = evaluate(model, data.test)
+        metrics = EpochMetrics(epoch, step, loss_sum / max(seen, 1), correct / max(seen, 1),
+                               val_loss, val_acc, test_loss, test_acc, scheduler.get_last_lr()[0])
+        history.append(metrics)
+        if val_loss < best_loss:
+            best_loss, best_epoch, bad_epochs = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad_epochs += 1
+        early = config.patience > 0 and bad_epochs >= config.patience
+        last = stopped or early or epoch == config.epochs
+        extras = {}
+        if snapshot and (last or time.perf_counter() - last_snapshot >= snapshot_every):
+            extras = snapshot(model)
+            last_snapshot = time.perf_counter()
+        emit(EvalEvent(step, float(epoch), {k: v for k, v in vars(metrics).items() if k not in {"epoch", "step"}}, extras))
+        if last:
+            break
+
+    seconds = time.perf_counter() - started
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    test_loss, test_acc = evaluate(model, data.test)
+    if run:
+        why = "stopped by the user" if stopped else "stopped early: no better validation loss" if early else "finished"
+        emit(LogEvent(step, f"{why} after {len(history)} epochs; restored epoch {best_epoch}: "
+                            f"test accuracy {test_acc:.3f}"))
+    return PlaygroundResult(test_acc, test_loss, best_epoch, len(history), step, seconds, params,
+                            stopped, early and not stopped, history, model)
