@@ -159,9 +159,15 @@ MODEL_DEFAULTS: dict[str, dict] = {
 
 
 def defaults_for(model: str, **overrides) -> PlaygroundConfig:
+    """The model's preset with `overrides`; per-layer values not given follow the number of widths."""
     if model not in MODEL_DEFAULTS:
         raise ConfigError("model", model, f"choose one of {', '.join(MODELS)}")
-    return PlaygroundConfig(model=model, **(MODEL_DEFAULTS[model] | overrides))
+    fields = MODEL_DEFAULTS[model] | overrides
+    layers = len(fields["widths"])
+    for name in ("activations", "dropouts"):
+        if name not in overrides and len(fields[name]) != layers:
+            fields[name] = fields[name][:1] * layers
+    return PlaygroundConfig(model=model, **fields)
 
 
 def field_names() -> list[str]:

@@ -221,7 +221,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
     def load_from_url(request: gr.Request):
         text = request.query_params.get("setup") if request else None
         if not text:
-            return {}
+            return {share: gr.skip()}
         try:
             from studio.playground.share import decode
 
@@ -230,7 +230,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
             return updates
         except Exception:
             gr.Warning("The setup in this link could not be read; the defaults are shown instead.")
-            return {}
+            return {share: gr.skip()}
 
     train_event = train_btn.click(train, inputs, results, api_name="playground_train",
                                   concurrency_limit=4, concurrency_id="playground")
