@@ -77,27 +77,26 @@ def snapshot_for(data: ToyDataset):
     return None
 
 
-def render_boundary(probs: np.ndarray, extent, points: np.ndarray, labels: np.ndarray, size: int = 360) -> np.ndarray:
-    """An RGB image: the background shaded by P(class 1), the points drawn on top in their class colour."""
-    cell = np.arange(size) * probs.shape[0] // size  # nearest grid cell for each pixel
-    p = probs[cell][:, cell][:, :, None]
-    confidence = np.abs(p - 0.5) * 2  # pale near the boundary, saturated far from it
-    tint = np.where(p > 0.5, ORANGE, BLUE)
-    image = WHITE + (tint - WHITE) * (0.25 + 0.45 * confidence)
-    x0, x1, y0, y1 = extent
-    cols = ((points[:, 0] - x0) / (x1 - x0) * (size - 1)).astype(int)
-    rows = ((y1 - points[:, 1]) / (y1 - y0) * (size - 1)).astype(int)
-    for r, c, label in zip(rows, cols, labels):
-        image[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = 40  # dark outline
-        image[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3] = ORANGE if label else BLUE
-    return image.clip(0, 255).astype(np.uint8)
+class BoundaryPainter:
+    """Draws decision-boundary frames for one data set; the points layer is drawn once and reused."""
 
+    def __init__(self, points: np.ndarray, labels: np.ndarray, extent, size: int = 320):
+        self.size = size
+        x0, x1, y0, y1 = extent
+        cols = ((points[:, 0] - x0) / (x1 - x0) * (size - 1)).astype(int)
+        rows = ((y1 - points[:, 1]) / (y1 - y0) * (size - 1)).astype(int)
+        self.overlay = np.zeros((size, size, 3), dtype=np.float32)
+        self.mask = np.zeros((size, size), dtype=bool)
+        for r, c, label in zip(rows, cols, labels):
+            self.overlay[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = 40  # dark outline
+            self.overlay[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3] = ORANGE if label else BLUE
+            self.mask[max(r - 3, 0):r + 4, max(c - 3, 0):c + 4] = True
 
-def curve_rows(history) -> list[dict[str, Any]]:
-    """Long-format rows (epoch, value, series, metric) for the loss and accuracy plots."""
-    rows = []
-    for m in history:
-        for split in ("train", "val", "test"):
-            rows.append({"epoch": m["epoch"], "value": m[f"{split}_loss"], "series": split, "metric": "loss"})
-            rows.append({"epoch": m["epoch"], "value": m[f"{split}_accuracy"], "series": split, "metric": "accuracy"})
-    return rows
+    def paint(self, probs: np.ndarray) -> np.ndarray:
+        """An RGB frame: background shaded by P(class 1), pale near the boundary, points on top."""
+        cell = np.arange(self.size) * probs.shape[0] // self.size  # nearest grid cell for each pixel
+        p = probs[cell][:, cell][:, :, None]
+        confidence = np.abs(p - 0.5) * 2
+        image = WHITE + (np.where(p > 0.5, ORANGE, BLUE) - WHITE) * (0.25 + 0.45 * confidence)
+        image[self.mask] = self.overlay[self.mask]
+        return image.clip(0, 255).astype(np.uint8)

@@ -21,14 +21,15 @@ from studio.settings import Settings
 
 from .common import form_handler, session_key, user_errors
 
-UI_REFRESH_SECONDS = 0.3
+UI_REFRESH_SECONDS = 0.5  # redraw twice a second: smooth enough, and drawing never competes with training
 
 
-def _curves(history: list[dict], metric: str) -> pd.DataFrame:
-    from studio.playground.pictures import curve_rows
+def _curves(history: list[dict], metric: str) -> pd.DataFrame | None:
+    """One plot's data; None before the first epoch (an empty frame would fix the plot's colours to none)."""
+    from studio.playground.curves import curve_rows
 
     rows = [r for r in curve_rows(history) if r["metric"] == metric]
-    return pd.DataFrame(rows, columns=["epoch", "value", "series", "metric"])
+    return pd.DataFrame(rows).astype({"epoch": "float64", "value": "float64"}) if rows else None
 
 
 def _stats(config, step: int, total: int, epoch: float, params: int, started: float, last: dict | None) -> str:
@@ -52,6 +53,10 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             with gr.Row():
+                train_btn = gr.Button("Train", variant="primary", elem_id="pg-train")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="pg-stop")
+                reset_btn = gr.Button("Reset", elem_id="pg-reset")
+            with gr.Row():
                 model = gr.Dropdown(list(MODELS), value=v["model"], label="Model", elem_id="pg-model",
                                     info="MLP, residual MLP, CNN, RNN or transformer")
                 dataset = gr.Dropdown(list(DATASETS_FOR_MODEL["mlp"]), value=v["dataset"], label="Data set",
@@ -71,18 +76,18 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
                                              elem_id="pg-activation")
                     dropout = gr.Textbox(v["dropout"], label="Dropout", info="a rate, or one per layer",
                                          elem_id="pg-dropout")
-                with gr.Row():
-                    batch_norm = gr.Checkbox(v["batch_norm"], label="Batch norm")
+                with gr.Row(visible=v["model"] in ("mlp", "resmlp")) as mlp_row:
+                    batch_norm = gr.Checkbox(v["batch_norm"], label="Batch norm (MLP)")
                     residual = gr.Checkbox(v["residual"], label="Residual skips (MLP)")
-                with gr.Row():
+                with gr.Row(visible=v["model"] == "rnn") as rnn_row:
                     rnn_cell = gr.Radio(list(RNN_CELLS), value=v["rnn_cell"], label="RNN cell")
                     bidirectional = gr.Checkbox(v["bidirectional"], label="Bidirectional")
                     pooling = gr.Radio(list(POOLINGS), value=v["pooling"], label="RNN pooling")
-                with gr.Row():
+                with gr.Row(visible=v["model"] == "transformer") as transformer_row:
                     heads = gr.Number(v["heads"], label="Attention heads", precision=0)
                     norm = gr.Radio(list(NORM_PLACEMENTS), value=v["norm"], label="Norm placement")
                     positions = gr.Radio(list(POSITIONS), value=v["positions"], label="Positions")
-            with gr.Accordion("Training", open=True):
+            with gr.Accordion("Training", open=False):
                 with gr.Row():
                     learning_rate = gr.Number(v["learning_rate"], label="Learning rate", elem_id="pg-lr")
                     batch_size = gr.Number(v["batch_size"], label="Batch size", precision=0, elem_id="pg-batch")
@@ -96,23 +101,19 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
                     clip_norm = gr.Number(v["clip_norm"], label="Gradient clipping", info="0 = off")
                     patience = gr.Number(v["patience"], label="Early-stop patience", precision=0, info="0 = off")
             with gr.Row():
-                train_btn = gr.Button("Train", variant="primary", elem_id="pg-train")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="pg-stop")
-                reset_btn = gr.Button("Reset", elem_id="pg-reset")
-            with gr.Row():
                 share = gr.Textbox(label="Share this setup", elem_id="pg-share", scale=4,
                                    info="copy it to a class, or open the link; paste one here and press Load")
                 load_btn = gr.Button("Load", elem_id="pg-load", scale=1)
         with gr.Column(scale=3, min_width=360):
             stats = gr.Markdown("Press **Train** to start.", elem_id="pg-stats", elem_classes="studio-stats")
-            boundary = gr.Image(label="Decision boundary", type="numpy", interactive=False, height=360,
+            boundary = gr.Image(label="Decision boundary", type="numpy", interactive=False, height=320,
                                 elem_id="pg-boundary")
             predictions = gr.Dataframe(label="Predictions on test sequences", visible=False, interactive=False,
                                        elem_id="pg-predictions")
             with gr.Row():
-                loss_plot = gr.LinePlot(_curves([], "loss"), x="epoch", y="value", color="series", title="Loss",
+                loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
                                         height=240, elem_id="pg-loss-plot")
-                acc_plot = gr.LinePlot(_curves([], "accuracy"), x="epoch", y="value", color="series",
+                acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series",
                                        title="Accuracy", y_lim=[0, 1], height=240, elem_id="pg-acc-plot")
             log = gr.Textbox(label="Log", lines=6, max_lines=12, interactive=False, autoscroll=True,
                              elem_id="pg-log")
@@ -124,6 +125,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
     )))
     inputs = list(form.values())
     results = [stats, boundary, predictions, loss_plot, acc_plot, log, share]
+    panes = [boundary, predictions, mlp_row, rnn_row, transformer_row]  # shown or hidden by the model
 
     def show(config) -> dict:
         """Form values (and the matching dataset choices and picture panes) for a config."""
@@ -132,6 +134,9 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
         updates[dataset] = gr.update(choices=list(DATASETS_FOR_MODEL[config.model]), value=config.dataset)
         updates[boundary] = gr.update(visible=config.task == "points", value=None)
         updates[predictions] = gr.update(visible=config.task == "sequence", value=None)
+        updates[mlp_row] = gr.update(visible=config.model in ("mlp", "resmlp"))
+        updates[rnn_row] = gr.update(visible=config.model == "rnn")
+        updates[transformer_row] = gr.update(visible=config.model == "transformer")
         return updates
 
     @form_handler(FORM_FIELDS)
@@ -140,7 +145,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
         from studio.devices import set_torch_threads
         from studio.events import DoneEvent, ErrorEvent, EvalEvent, LogEvent, StepEvent, start_run
         from studio.playground.datasets import make_dataset
-        from studio.playground.pictures import render_boundary, snapshot_for
+        from studio.playground.pictures import BoundaryPainter, point_extent, snapshot_for
         from studio.playground.share import encode
         from studio.playground.training import train_playground
 
@@ -150,10 +155,13 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
             raise gr.Error("A training run is already going in this tab; press Stop first.")
         data = make_dataset(config)
         set_torch_threads(settings.torch_threads or 1)  # tiny networks train fastest on one thread
-        run = start_run(lambda r: train_playground(config, r, data, snapshot_for(data)), name="playground")
+        painter = None
+        if data.kind == "points":
+            painter = BoundaryPainter(np.concatenate([data.train.x.numpy(), data.test.x.numpy()]),
+                                      np.concatenate([data.train.y.numpy(), data.test.y.numpy()]), point_extent(data))
+        run = start_run(lambda r: train_playground(config, r, data, snapshot_for(data), UI_REFRESH_SECONDS),
+                        name="playground")
         runs[key] = run
-        points = np.concatenate([data.train.x.numpy(), data.test.x.numpy()]) if data.kind == "points" else None
-        labels = np.concatenate([data.train.y.numpy(), data.test.y.numpy()]) if data.kind == "points" else None
         history, lines, started = [], [], time.monotonic()
         step = total = 0
         epoch, params, last = 0.0, 0, None
@@ -169,8 +177,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
                         lines.append(f"epoch {event.epoch:.0f}: loss {event.metrics['train_loss']:.4f} · "
                                      f"val {event.metrics['val_loss']:.4f} · test acc {event.metrics['test_accuracy']:.3f}")
                         if "boundary" in event.extras:
-                            update[boundary] = render_boundary(event.extras["boundary"], event.extras["extent"],
-                                                               points, labels)
+                            update[boundary] = painter.paint(event.extras["boundary"])
                         if "predictions" in event.extras:
                             update[predictions] = pd.DataFrame(event.extras["predictions"])
                     elif isinstance(event, LogEvent):
@@ -188,10 +195,11 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
                                          f"{result.parameters:,} parameters")
                 if stats not in update:
                     update[stats] = _stats(config, step, total, epoch, params, started, last)
-                update[loss_plot] = _curves(history, "loss")
-                update[acc_plot] = _curves(history, "accuracy")
-                update[log] = "\n".join(lines[-200:])
-                update[share] = encode(config)
+                if any(isinstance(e, (EvalEvent, LogEvent, DoneEvent)) for e in batch):  # plots change per epoch only
+                    update[loss_plot] = _curves(history, "loss")
+                    update[acc_plot] = _curves(history, "accuracy")
+                    update[log] = "\n".join(lines[-200:])
+                    update[share] = encode(config)
                 yield update
         finally:
             run.request_stop()  # the page went away or the run ended: never leave a trainer running
@@ -208,8 +216,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
     def reset(name: str, request: gr.Request):
         stop(request)
         updates = show(defaults_for(name if name in MODELS else "mlp"))
-        updates.update({stats: "Press **Train** to start.", loss_plot: _curves([], "loss"),
-                        acc_plot: _curves([], "accuracy"), log: "", share: ""})
+        updates.update({stats: "Press **Train** to start.", loss_plot: None, acc_plot: None, log: "", share: ""})
         return updates
 
     @user_errors
@@ -235,8 +242,8 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
     train_event = train_btn.click(train, inputs, results, api_name="playground_train",
                                   concurrency_limit=4, concurrency_id="playground")
     stop_btn.click(stop, None, None, queue=False, api_name="playground_stop")
-    reset_btn.click(reset, model, inputs + results, api_name="playground_reset")
-    model.input(change_model, model, inputs + [boundary, predictions], api_visibility="private")
-    load_btn.click(load_setup, share, inputs + [boundary, predictions], api_name="playground_load")
-    demo.load(load_from_url, None, inputs + [boundary, predictions, share], api_visibility="private")
+    reset_btn.click(reset, model, inputs + results + panes[2:], api_name="playground_reset")
+    model.input(change_model, model, inputs + panes, api_visibility="private")
+    load_btn.click(load_setup, share, inputs + panes, api_name="playground_load")
+    demo.load(load_from_url, None, inputs + panes + [share], api_visibility="private")
     return {"train": train_event, "form": form, "results": results}

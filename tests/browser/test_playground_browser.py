@@ -20,6 +20,7 @@ def test_train_plot_updates_then_stop(studio_page, request):
     page = studio_page
     try:
         page.get_by_role("tab", name="Playground").click()
+        page.get_by_text("Training", exact=True).click()  # the accordion starts closed
         set_field(page, "pg-epochs", 2000)
         set_field(page, "pg-samples", 3000)
         page.locator("#pg-train").click()
@@ -28,8 +29,12 @@ def test_train_plot_updates_then_stop(studio_page, request):
         boundary = page.locator("#pg-boundary img")
         expect(boundary).to_be_visible(timeout=20_000)
         first_picture = boundary.get_attribute("src")
-        # The loss plot draws lines, and they keep coming while training runs.
-        expect(page.locator("#pg-loss-plot canvas, #pg-loss-plot svg").first).to_be_visible(timeout=20_000)
+        # The loss plot draws its train/val/test lines, and they grow while training runs.
+        line = page.locator("#pg-loss-plot g.mark-line path").first
+        expect(line).to_be_visible(timeout=20_000)
+        first_line = line.get_attribute("d")
+        expect(line).not_to_have_attribute("d", first_line, timeout=20_000)
+        expect(page.locator("#pg-loss-plot g.mark-line path")).to_have_count(3)
         expect(boundary).not_to_have_attribute("src", first_picture, timeout=20_000)
         page.locator("#pg-stop").click()
         expect(stats).to_contain_text("Stopped.", timeout=10_000)

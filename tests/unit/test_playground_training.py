@@ -7,7 +7,8 @@ import torch
 
 from studio.events import DoneEvent, EvalEvent, StepEvent, start_run
 from studio.playground.config import defaults_for
-from studio.playground.pictures import curve_rows, render_boundary, snapshot_for
+from studio.playground.curves import curve_rows
+from studio.playground.pictures import BoundaryPainter, snapshot_for
 from studio.playground.datasets import make_dataset
 from studio.playground.training import schedule, train_playground
 
@@ -76,8 +77,9 @@ def test_eval_events_carry_pictures_for_points_and_sequences():
         extras = [e.extras for e in run if isinstance(e, EvalEvent)]
         assert len(extras) == 2
         if model == "mlp":
-            picture = render_boundary(extras[-1]["boundary"], extras[-1]["extent"], data.test.x.numpy(), data.test.y.numpy())
-            assert picture.shape == (360, 360, 3) and picture.dtype.name == "uint8"
+            painter = BoundaryPainter(data.test.x.numpy(), data.test.y.numpy(), extras[-1]["extent"])
+            picture = painter.paint(extras[-1]["boundary"])
+            assert picture.shape == (320, 320, 3) and picture.dtype.name == "uint8"
             assert len({tuple(p) for p in picture.reshape(-1, 3)[::97]}) > 3  # shaded, not blank
         else:
             assert extras[-1]["predictions"][0]["answer"] in ("even", "odd")
