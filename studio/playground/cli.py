@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> dict:
     from studio.devices import set_torch_threads
-    from studio.records import make_record, new_output_dir, write_record
 
+    from .saving import save_run
     from .share import decode, encode
     from .training import train_playground
 
@@ -42,8 +42,5 @@ def run(args: argparse.Namespace, settings: Settings) -> dict:
     summary = {"model": config.model, "dataset": config.dataset, "seed": config.seed, **result.summary(),
                "setup": encode(config)}
     if args.save:
-        folder = new_output_dir(settings.outputs_dir, "playground")
-        write_record(folder, make_record("playground", config, result=summary,
-                                         history=[vars(m) for m in result.history]))
-        summary["record"] = str(folder / "record.json")
+        summary["record"] = str(save_run(config, result, settings.outputs_dir) / "record.json")
     return summary

@@ -115,6 +115,8 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
                                         height=240, elem_id="pg-loss-plot")
                 acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series",
                                        title="Accuracy", y_lim=[0, 1], height=240, elem_id="pg-acc-plot")
+            download = gr.File(label="Trained model and its record", elem_id="pg-download", interactive=False,
+                               file_count="multiple")
             log = gr.Textbox(label="Log", lines=6, max_lines=12, interactive=False, autoscroll=True,
                              elem_id="pg-log")
 
@@ -124,7 +126,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
         epochs, accumulation, scheduler, warmup_steps, clip_norm, patience,
     )))
     inputs = list(form.values())
-    results = [stats, boundary, predictions, loss_plot, acc_plot, log, share]
+    results = [stats, boundary, predictions, loss_plot, acc_plot, log, share, download]
     panes = [boundary, predictions, mlp_row, rnn_row, transformer_row]  # shown or hidden by the model
 
     def show(config) -> dict:
@@ -146,6 +148,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
         from studio.events import DoneEvent, ErrorEvent, EvalEvent, LogEvent, StepEvent, start_run
         from studio.playground.datasets import make_dataset
         from studio.playground.pictures import BoundaryPainter, point_extent, snapshot_for
+        from studio.playground.saving import save_run
         from studio.playground.share import encode
         from studio.playground.training import train_playground
 
@@ -187,6 +190,8 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
                         raise gr.Error(event.message)
                     elif isinstance(event, DoneEvent):
                         result = event.result
+                        folder = save_run(config, result, settings.outputs_dir)
+                        update[download] = [str(folder / "model.pt"), str(folder / "record.json")]
                         step, params = result.steps, result.parameters
                         state = "Stopped" if result.stopped else "Done"
                         update[stats] = (f"**{state}.** Best epoch {result.best_epoch} restored · test accuracy "
@@ -216,7 +221,7 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
     def reset(name: str, request: gr.Request):
         stop(request)
         updates = show(defaults_for(name if name in MODELS else "mlp"))
-        updates.update({stats: "Press **Train** to start.", loss_plot: None, acc_plot: None, log: "", share: ""})
+        updates.update({stats: "Press **Train** to start.", loss_plot: None, acc_plot: None, log: "", share: "", download: None})
         return updates
 
     @user_errors

@@ -1,5 +1,6 @@
 """Layer 2: the Playground through its public API, on a launched server."""
 
+import json
 import time
 
 import pytest
@@ -17,12 +18,16 @@ def form(**changes):
 def test_train_streams_plots_and_finishes(client):
     job = client.submit(**form(), api_name="/playground_train")
     partials = [out for out in job]
-    stats, boundary, _, loss_plot, acc_plot, log, share = job.outputs()[-1]
+    stats, boundary, _, loss_plot, acc_plot, log, share, files = job.outputs()[-1]
     assert len(partials) >= 2  # live updates, not one answer at the end
     assert stats.startswith("**Done.**") and "test accuracy" in stats
     assert boundary and loss_plot["data"] and acc_plot["data"]
     assert "finished after 40 epochs" in log
     assert share == encode(defaults_for("mlp", samples=400, epochs=40, patience=0))
+    weights, record = (f if isinstance(f, str) else f["path"] for f in files)
+    assert weights.endswith("model.pt") and record.endswith("record.json")
+    saved = json.loads(open(record).read())
+    assert saved["setup"] == share and saved["result"]["steps"] > 0 and saved["versions"]["torch"]
 
 
 def test_stop_ends_the_run_and_keeps_the_best_model(client):
