@@ -17,6 +17,8 @@ from .settings import load_settings
 
 COMMANDS = {
     "playground": ("studio.playground.cli", "train a playground network on a toy dataset"),
+    "embedded": ("studio.embedded.cli", "rebuild the embedded offline models into assets/embedded/"),
+    "text": ("studio.text.cli", "generate text with a preset, hub id or local model folder"),
 }
 
 

@@ -8,6 +8,7 @@ look like credentials are dropped as a second line of defence.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import json
 import platform
@@ -16,18 +17,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-_SECRET_KEY = re.compile(r"token|secret|password|api_key", re.IGNORECASE)
+# "hf_token", "access_token" are secrets; "max_new_tokens" and "tokens" are settings and stats to keep.
+_SECRET_KEY = re.compile(r"(^|_)token$|secret|password|api_?key", re.IGNORECASE)
 _LIBRARIES = ("torch", "transformers", "diffusers", "peft", "accelerate", "gradio", "numpy")
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
+@functools.lru_cache(maxsize=1)  # reading package metadata costs ~10 ms: once per process is enough
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    versions = [("python", platform.python_version())]
     for name in _LIBRARIES:
         try:
-            versions[name] = importlib.metadata.version(name)
+            versions.append((name, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
             pass
-    return versions
+    return tuple(versions)
+
+
+def library_versions() -> dict[str, str]:
+    return dict(_installed_versions())
 
 
 def _plain(value: Any) -> Any:

@@ -47,7 +47,7 @@ class Settings:
     port: int = 7860
     queue_max_size: int = 16
     max_file_size_mb: int = 25
-    torch_threads: int = 0  # 0 lets torch decide
+    torch_threads: int = 0  # 0 = half the cores, at most 8 (see devices.auto_threads)
     trust_remote_code: bool = False
     # Kept out of repr so it never reaches a log line or a traceback.
     hf_token: str | None = field(default=None, repr=False)

@@ -7,6 +7,7 @@ import gradio as gr
 from studio.settings import Settings
 
 from .playground import create_playground_tab
+from .text import create_text_tab
 
 CSS = """
 .studio-header h1 {margin-bottom: 0}
@@ -24,6 +25,8 @@ def build_app(settings: Settings) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Playground", id="playground", elem_id="tab-playground"):
                 create_playground_tab(demo, settings)
+            with gr.Tab("Text", id="text", elem_id="tab-text"):
+                create_text_tab(demo, settings)
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=1)
     return demo
 
@@ -35,6 +38,7 @@ def launch_kwargs(settings: Settings) -> dict:
         server_port=settings.port,
         show_error=False,  # raw exceptions never reach the page; gr.Error text does
         max_file_size=settings.max_file_size,
+        allowed_paths=[str(settings.outputs_dir)],  # outputs are offered for download from there
         ssr_mode=False,
         theme=gr.themes.Soft(),
         css=CSS,

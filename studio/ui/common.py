@@ -17,10 +17,11 @@ log = logging.getLogger("studio.ui")
 def to_gr_error(err: Exception) -> gr.Error:
     """A `gr.Error` for any exception; only `StudioError` text reaches the page.
 
-    Gradio renders the message as HTML, so user-derived text is escaped.
+    Gradio renders the message as HTML, so markup in user-derived text is escaped
+    (quotes are harmless there and stay readable for API clients).
     """
     if isinstance(err, (StudioError, ValueError)):
-        return gr.Error(html.escape(str(err)))
+        return gr.Error(html.escape(str(err), quote=False))
     log.exception("unexpected error in a handler", exc_info=err)
     return gr.Error(f"Something went wrong ({type(err).__name__}). The details are in the server log.")
 

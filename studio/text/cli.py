@@ -1,0 +1,62 @@
+"""`python -m studio text --prompt ... [--json]`: one generation without the UI, saved like the tab's."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from studio.devices import PRECISIONS
+
+DEFAULT_MODEL = "embedded/text-tiny"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prompt", required=True, help="the prompt (in --chat mode, the user's message)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="preset, hub id or local folder")
+    parser.add_argument("--precision", choices=PRECISIONS, default="full")
+    parser.add_argument("--quant-type", choices=["nf4", "fp4"], default="nf4", help="4-bit only")
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--top-k", type=int, default=50)
+    parser.add_argument("--repetition-penalty", type=float, default=1.0)
+    parser.add_argument("--greedy", action="store_true")
+    parser.add_argument("--num-sequences", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stop", action="append", default=[], help="a stop sequence (repeatable)")
+    parser.add_argument("--chat", action="store_true", help="apply the model's chat template")
+    parser.add_argument("--system", default="", help="system prompt in --chat mode")
+    parser.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model")
+    parser.add_argument("--stream", action="store_true", help="print tokens to stderr as they come")
+
+
+def run(args: argparse.Namespace, settings) -> dict:
+    from studio.loading import LoadRequest
+    from studio.text.engine import TextEngine, TextSaved
+    from studio.text.generate import SequenceDone, TextChunk
+    from studio.text.request import TextRequest
+
+    request = TextRequest(
+        prompt=args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+        top_k=args.top_k, repetition_penalty=args.repetition_penalty, greedy=args.greedy,
+        num_sequences=args.num_sequences, seed=args.seed, stop_sequences=tuple(args.stop), chat=args.chat,
+        system_prompt=args.system,
+    )
+    load = LoadRequest(args.model, precision=args.precision, quant_type=args.quant_type,
+                       trust_remote_code=args.trust_remote_code or settings.trust_remote_code)
+    saved = None
+    for event in TextEngine(settings).generate(load, request):
+        if isinstance(event, TextChunk) and args.stream:
+            print(event.text, end="", file=sys.stderr, flush=True)
+        elif isinstance(event, SequenceDone) and args.stream:
+            print(file=sys.stderr)
+        elif isinstance(event, TextSaved):
+            saved = event
+    return {
+        "model": args.model,
+        "texts": [d.text for d in saved.sequences],
+        "stats": [vars(d.stats) for d in saved.sequences],
+        "seeds": [d.seed for d in saved.sequences],
+        "text_file": str(saved.text_path),
+        "record": str(saved.record_path),
+    }
