@@ -6,6 +6,7 @@ import gradio as gr
 
 from studio.settings import Settings
 
+from .finetune import create_finetune_tab
 from .playground import create_playground_tab
 from .text import create_text_tab
 
@@ -27,6 +28,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                 create_playground_tab(demo, settings)
             with gr.Tab("Text", id="text", elem_id="tab-text"):
                 create_text_tab(demo, settings)
+            with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
+                create_finetune_tab(demo, settings)
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=1)
     return demo
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
 from studio.devices import PRECISIONS
-from studio.registry import BYTES_PER_PARAMETER, format_bytes, presets
+from studio.registry import BYTES_PER_PARAMETER, finetuned_text_models, format_bytes, presets
 from studio.settings import Settings
 
 from .common import session_key, user_errors
@@ -62,8 +63,17 @@ class SessionRuns:
         return done.wait(wait_s)
 
 
+def model_choices(settings: Settings) -> list[tuple[str, str]]:
+    """Presets, then every finished Fine-tune run (newest first), so a trained adapter is one click away."""
+    tuned = [(f"fine-tuned: {Path(folder).parent.name}", folder) for folder in finetuned_text_models(settings.outputs_dir)]
+    return [(p.id, p.id) for p in TEXT_PRESETS] + tuned
+
+
 def model_card(name: str, custom: str = "") -> str:
     """Markdown card for a preset (with memory at each precision), or a note for a typed id or folder."""
+    if name and Path(name).parent.parent.name == "finetune":
+        return (f"**Fine-tuned in this studio** (run {Path(name).parent.name}): loads its base model with the "
+                "trained adapter on top. The run's record.json beside it has every setting.")
     if custom and custom.strip():
         return (f"**{custom.strip()}**: a hub id or local folder. Its size is checked before loading; "
                 "hub ids need internet (and HF_TOKEN if gated).")
@@ -201,8 +211,9 @@ def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
                                elem_id="text-download")
             gr.Examples(EXAMPLES, inputs=[prompt, chat], label="Examples")
         with gr.Column(scale=2):
-            model = gr.Dropdown([p.id for p in TEXT_PRESETS], value=DEFAULT_MODEL, label="Model",
-                                elem_id="text-model")
+            model = gr.Dropdown(model_choices(settings), value=DEFAULT_MODEL, label="Model",
+                                elem_id="text-model", allow_custom_value=True,
+                                info="fine-tuned adapters appear here as soon as a run finishes")
             custom_model = gr.Textbox("", label="Or type a hub id or a local folder", placeholder="owner/name",
                                       elem_id="text-custom-model")
             card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="text-model-card")
@@ -242,6 +253,12 @@ def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
         None, None, None, cancels=[gen_event, submit_event])
     clear_btn.click(clear, None, [prompt, chatbot, stats, download], api_visibility="private")
     chat.change(toggle_chat, chat, [system_prompt, chatbot], api_visibility="private")
+    def refresh_models(current: str):
+        choices = model_choices(settings)
+        return gr.update(choices=choices, value=current if current in {v for _, v in choices} else DEFAULT_MODEL)
+
+    model.focus(refresh_models, model, model, api_visibility="private", queue=False)
+    demo.load(refresh_models, model, model, api_visibility="private", queue=False)
     for control in (model, custom_model, precision):
         control.change(describe, [model, custom_model, precision], card, api_visibility="private")
     return dict(prompt=prompt, chat=chat, chatbot=chatbot, answer=answer, stats=stats, model=model,

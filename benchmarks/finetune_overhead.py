@@ -1,0 +1,84 @@
+"""Does the studio's streaming slow fine-tuning down? Steps/s of a studio run (events, logs.jsonl, TensorBoard,
+a consumer drawing batches like the tab) over a bare `Trainer.train()` with the same model, data and arguments.
+
+    python benchmarks/finetune_overhead.py [--steps 200] [--repeats 4]
+
+Both sides use the Trainer's own `train_runtime`; runs alternate (bare, studio, ...) so noise on the shared
+machine hits both alike, and the ratio of medians is printed. Target: >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+from studio.events import DoneEvent, ErrorEvent  # noqa: E402
+from studio.finetune.config import FinetuneConfig, TrainingSettings  # noqa: E402
+from studio.finetune.curriculum import load_stage_data, prepare  # noqa: E402
+from studio.finetune.lora import attach, load_base  # noqa: E402
+from studio.finetune.session import start_finetune  # noqa: E402
+from studio.finetune.trainer import training_arguments  # noqa: E402
+from studio.settings import Settings  # noqa: E402
+
+
+def bare(config: FinetuneConfig, settings: Settings, out: Path) -> float:
+    from transformers import PrinterCallback, ProgressCallback, Trainer
+
+    from studio.finetune.format import PadCollator
+
+    model, tokenizer, device = load_base(config.model, config.method, settings)
+    stage = prepare(config, load_stage_data(config), tokenizer)[0]
+    model, _ = attach(model, config.method)
+    args = training_arguments(config.training, out, device, "full", has_eval=False)
+    trainer = Trainer(model=model, args=args, train_dataset=stage.train, data_collator=PadCollator(tokenizer.pad_token_id),
+                      processing_class=tokenizer)
+    for printer in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(printer)
+    metrics = trainer.train().metrics
+    return trainer.state.global_step / metrics["train_runtime"]
+
+
+def studio(config: FinetuneConfig, settings: Settings) -> float:
+    run, _ = start_finetune(config, settings)
+    for batch in run.batches(0.5):  # drained like the tab does
+        last = batch[-1]
+    if isinstance(last, ErrorEvent):
+        raise SystemExit(last.message)
+    assert isinstance(last, DoneEvent)
+    return last.result.steps_per_second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    # no validation split: evaluation time would count the same on both sides and only blur the comparison
+    config = FinetuneConfig(training=TrainingSettings(max_steps=args.steps, validation_fraction=0.0, logging_steps=5,
+                                                      save_steps=10_000))
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(outputs_dir=Path(tmp), torch_threads=args.threads)
+        bare_rates, studio_rates = [], []
+        for i in range(args.repeats):
+            bare_rates.append(bare(config, settings, Path(tmp) / f"bare-{i}"))
+            studio_rates.append(studio(config, settings))
+            print(f"repeat {i + 1}: bare {bare_rates[-1]:.2f} steps/s · studio {studio_rates[-1]:.2f} steps/s",
+                  flush=True)
+    b, s = statistics.median(bare_rates), statistics.median(studio_rates)
+    print(f"\n{'':8}{'steps/s':>10}\n{'bare':8}{b:>10.2f}\n{'studio':8}{s:>10.2f}")
+    print(f"ratio studio/bare: {s / b:.3f} (target >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Run folders under `outputs/finetune/`: what each file is, which runs exist, and what to do with a result.
+
+```
+outputs/finetune/<run>/
+  config.json          the FinetuneConfig (Resume and the accelerate export rebuild the run from it)
+  logs.jsonl           every Trainer log line, steps counted across stages
+  tensorboard/         the same numbers for `tensorboard --logdir outputs/finetune`
+  checkpoints/<stage>/ Trainer checkpoints (Stop always leaves one)
+  stages/<stage>/      the weights at the end of each curriculum stage, named after the stage
+  final/               the adapter (or, for full fine-tuning, the model) with its tokenizer
+  state.json           present while the run is stopped: where it stopped
+  record.json          written last: only a finished run has one
+```
+A folder without record.json is never shown as finished: a crash or a Stop
+mid-way leaves it "stopped" or "incomplete", and `final/` appears by rename only
+when complete. This module imports no torch at import time (the UI lists runs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.errors import StudioError
+from studio.records import new_output_dir, write_record
+
+KIND = "finetune"
+
+
+def runs_dir(outputs_dir: Path) -> Path:
+    return Path(outputs_dir) / KIND
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    @classmethod
+    def create(cls, outputs_dir: Path) -> RunFolder:
+        return cls(new_output_dir(outputs_dir, KIND))
+
+    @classmethod
+    def find(cls, outputs_dir: Path, name: str) -> RunFolder:
+        name = (name or "").strip()
+        path = runs_dir(outputs_dir) / name
+        if not name or "/" in name or name.startswith(".") or not (path / "config.json").is_file():
+            raise StudioError(f"There is no fine-tune run {name!r} under {runs_dir(outputs_dir)}.")
+        return cls(path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def checkpoints(self, stage: str) -> Path:
+        return self.path / "checkpoints" / stage
+
+    def stage_dir(self, stage: str) -> Path:
+        return self.path / "stages" / stage
+
+    @property
+    def final(self) -> Path:
+        return self.path / "final"
+
+    def read_json(self, name: str) -> dict | None:
+        path = self.path / name
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def write_json(self, name: str, data: dict) -> Path:
+        return write_record(self.path, data, name)  # written to a .tmp first, then renamed
+
+    @property
+    def status(self) -> str:
+        if (self.path / "record.json").is_file():
+            return "finished"
+        if (self.path / "state.json").is_file():
+            return "stopped"
+        return "incomplete"
+
+    def latest_checkpoint(self, stage: str) -> Path | None:
+        """The highest-numbered complete checkpoint of a stage (one the Trainer finished writing)."""
+        found = []
+        for path in self.checkpoints(stage).glob("checkpoint-*"):
+            match = re.fullmatch(r"checkpoint-(\d+)", path.name)
+            if match and (path / "trainer_state.json").is_file():
+                found.append((int(match.group(1)), path))
+        return max(found)[1] if found else None
+
+    def logs(self) -> list[dict]:
+        path = self.path / "logs.jsonl"
+        if not path.is_file():
+            return []
+        rows = []
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # the line being written when a run was killed
+                continue
+        return rows
+
+
+def list_runs(outputs_dir: Path) -> list[dict]:
+    """Every run, newest first: name, status, model, method, data, steps and last eval loss."""
+    base = runs_dir(outputs_dir)
+    if not base.is_dir():
+        return []
+    rows = []
+    for path in sorted(base.iterdir(), reverse=True):
+        if not (path / "config.json").is_file():
+            continue
+        folder = RunFolder(path)
+        config = folder.read_json("config.json") or {}
+        logs = folder.logs()
+        evals = [r["eval_loss"] for r in logs if "eval_loss" in r]
+        stages = config.get("stages") or []
+        rows.append({
+            "run": folder.name,
+            "status": folder.status,
+            "model": config.get("model", "?"),
+            "method": (config.get("method") or {}).get("method", "?"),
+            "data": ", ".join(s["name"] for s in stages) if stages else config.get("data", "?"),
+            "steps": max((r["step"] for r in logs), default=0),
+            "eval loss": round(evals[-1], 4) if evals else None,
+        })
+    return rows
+
+
+def curve_rows(logs: list[dict], run: str | None = None) -> list[dict]:
+    """Long-form rows (step, value, series[, run]) for a plot of loss, eval loss and learning rate."""
+    names = {"loss": "train loss", "eval_loss": "eval loss", "learning_rate": "learning rate"}
+    rows = []
+    for entry in logs:
+        for key, series in names.items():
+            if key in entry:
+                row = {"step": entry["step"], "value": entry[key], "series": series}
+                if run is not None:
+                    row["run"] = run
+                rows.append(row)
+    return rows
+
+
+def stage_starts(logs: list[dict]) -> list[tuple[int, str]]:
+    """(step, stage) where each stage's first log line falls: the boundaries marked on the plot."""
+    seen, starts = set(), []
+    for entry in logs:
+        stage = entry.get("stage")
+        if stage is not None and stage not in seen:
+            seen.add(stage)
+            starts.append((entry["step"], stage))
+    return starts
+
+
+def publish(tmp: Path, target: Path) -> Path:
+    """Move a completely written folder into place, replacing an older one: never half a folder at `target`."""
+    if target.exists():
+        old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
+    return target
+
+
+def merge_and_save(folder: RunFolder, settings) -> Path:
+    """Fold the LoRA weights into the base model and save a plain model to `<run>/merged/`."""
+    if folder.status != "finished":
+        raise StudioError(f"Run {folder.name} is {folder.status}: finish it (Resume) before merging.")
+    config = folder.read_json("config.json")
+    if (config.get("method") or {}).get("method") == "full":
+        raise StudioError(f"Run {folder.name} trained every weight: its final/ folder is already a full model.")
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    adapter = folder.final
+    base_path = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+    # Merging into 4-bit weights would round the update away: always merge into a full-precision base.
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32, token=settings.hf_token)
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    tmp = folder.path / "merged.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(tmp)
+    return publish(tmp, folder.path / "merged")
+
+
+def accelerate_files(folder: RunFolder, num_processes: int = 2, mixed_precision: str = "bf16") -> dict:
+    """An accelerate config for several GPUs and the command that runs this run's config with it."""
+    config_path = folder.path / "accelerate_config.yaml"
+    config_path.write_text(
+        "compute_environment: LOCAL_MACHINE\n"
+        "distributed_type: MULTI_GPU\n"
+        f"num_processes: {num_processes}\n"
+        "num_machines: 1\n"
+        "machine_rank: 0\n"
+        "gpu_ids: all\n"
+        f"mixed_precision: {mixed_precision}\n"
+        "main_training_function: main\n"
+        "rdzv_backend: static\n"
+        "same_network: true\n"
+        "use_cpu: false\n"
+    )
+    command = (f"accelerate launch --config_file {config_path} -m studio finetune "
+               f"--config {folder.path / 'config.json'} --json")
+    (folder.path / "launch.sh").write_text(f"#!/bin/sh\n# runs this fine-tune on {num_processes} GPUs\n{command}\n")
+    return {"config_file": str(config_path), "command": command}
