@@ -19,6 +19,7 @@ COMMANDS = {
     "playground": ("studio.playground.cli", "train a playground network on a toy dataset"),
     "embedded": ("studio.embedded.cli", "rebuild the embedded offline models into assets/embedded/"),
     "text": ("studio.text.cli", "generate text with a preset, hub id or local model folder"),
+    "image": ("studio.image.cli", "make pictures with the embedded model, a hub id or a local pipeline folder"),
     "finetune": ("studio.finetune.cli", "fine-tune a text model with LoRA, QLoRA or full training, or resume a run"),
 }
 

@@ -15,6 +15,7 @@ from . import EMBEDDED_DIR
 # name -> (module, function(out_dir, steps=None) -> metrics dict, folder under assets/embedded)
 BUILDERS = {
     "text": ("studio.embedded.text", "build_cli", "text-tiny"),
+    "image": ("studio.embedded.image_model", "build", "image-shapes"),
 }
 
 

@@ -7,6 +7,7 @@ import gradio as gr
 from studio.settings import Settings
 
 from .finetune import create_finetune_tab
+from .image import create_image_tab
 from .playground import create_playground_tab
 from .text import create_text_tab
 
@@ -28,6 +29,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                 create_playground_tab(demo, settings)
             with gr.Tab("Text", id="text", elem_id="tab-text"):
                 create_text_tab(demo, settings)
+            with gr.Tab("Image", id="image", elem_id="tab-image"):
+                create_image_tab(demo, settings)
             with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
                 create_finetune_tab(demo, settings)
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=1)
