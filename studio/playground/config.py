@@ -8,7 +8,7 @@ teacher can hand a class an exact setup.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from studio.errors import ConfigError
 

@@ -6,6 +6,7 @@ import functools
 import html
 import inspect
 import logging
+import threading
 
 import gradio as gr
 
@@ -84,3 +85,35 @@ def form_handler(names: list[str] | tuple[str, ...]):
         return handler
 
     return decorate
+
+
+class SessionStops:
+    """One stop event per browser session: a user's Stop ends only that user's work (never a global flag)."""
+
+    def __init__(self):
+        self._stops: dict[str, threading.Event] = {}
+        self._finished: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, key: str) -> threading.Event:
+        """A fresh stop event for this session's new piece of work; the engine polls it."""
+        with self._lock:
+            self._stops[key] = threading.Event()
+            self._finished[key] = threading.Event()
+            return self._stops[key]
+
+    def finish(self, key: str) -> None:
+        with self._lock:
+            self._stops.pop(key, None)
+            done = self._finished.pop(key, None)
+        if done:
+            done.set()
+
+    def stop(self, key: str, wait_s: float = 0.0) -> bool:
+        """Ask this session's work to stop; wait up to `wait_s` for it to end. True when nothing is left running."""
+        with self._lock:
+            stop, done = self._stops.get(key), self._finished.get(key)
+        if stop is None:
+            return True
+        stop.set()
+        return done.wait(wait_s)

@@ -9,7 +9,6 @@ handler relays its progress and ends it when this session's Stop is pressed.
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +17,7 @@ from studio.embedded import EMBEDDED_DIR
 from studio.registry import presets
 from studio.settings import Settings
 
-from .common import session_key, user_errors
+from .common import SessionStops, session_key, user_errors
 
 IMAGE_PRESETS = presets("image")
 DEFAULT_MODEL = IMAGE_PRESETS[0].id
@@ -32,29 +31,6 @@ EXAMPLES = [  # the first two were held out of the embedded model's training
     ["a purple circle on a yellow background", 3],
     ["a white triangle on a blue background", 4],
 ]
-
-
-class SessionStops:
-    """One stop event per browser session, so a user's Stop ends only that user's picture."""
-
-    def __init__(self):
-        self._events: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-
-    def start(self, key: str) -> threading.Event:
-        with self._lock:
-            self._events[key] = threading.Event()
-            return self._events[key]
-
-    def stop(self, key: str) -> None:
-        with self._lock:
-            event = self._events.get(key)
-        if event is not None:
-            event.set()
-
-    def finish(self, key: str) -> None:
-        with self._lock:
-            self._events.pop(key, None)
 
 
 def model_card(name: str, custom: str = "") -> str:

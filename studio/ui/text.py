@@ -8,9 +8,7 @@ own stop event, which the engine's stopping criterion reads after every token.
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -19,7 +17,7 @@ from studio.devices import PRECISIONS
 from studio.registry import BYTES_PER_PARAMETER, finetuned_text_models, format_bytes, presets
 from studio.settings import Settings
 
-from .common import session_key, user_errors
+from .common import SessionStops, session_key, user_errors
 
 TEXT_PRESETS = presets("text")
 DEFAULT_MODEL = TEXT_PRESETS[0].id
@@ -30,37 +28,6 @@ EXAMPLES = [
     ["Tell me a story about a dog.", True],
     ["What is the capital of France?", True],
 ]
-
-
-@dataclass
-class SessionRuns:
-    """Per-session stop events: a user's Stop reaches only that user's generation."""
-
-    stops: dict[str, threading.Event] = field(default_factory=dict)
-    finished: dict[str, threading.Event] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self, key: str) -> threading.Event:
-        with self.lock:
-            self.stops[key] = threading.Event()
-            self.finished[key] = threading.Event()
-            return self.stops[key]
-
-    def finish(self, key: str) -> None:
-        with self.lock:
-            self.stops.pop(key, None)
-            done = self.finished.pop(key, None)
-        if done:
-            done.set()
-
-    def stop(self, key: str, wait_s: float = 3.0) -> bool:
-        """Ask this session's generation to stop; wait until it has ended (True) or `wait_s` passes."""
-        with self.lock:
-            stop, done = self.stops.get(key), self.finished.get(key)
-        if stop is None:
-            return True
-        stop.set()
-        return done.wait(wait_s)
 
 
 def model_choices(settings: Settings) -> list[tuple[str, str]]:
@@ -102,7 +69,7 @@ def _plain_content(content) -> str:
 
 
 def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
-    runs = SessionRuns()
+    runs = SessionStops()
     engine_box: dict = {}  # the TextEngine, made on first use so the app starts without torch
 
     def engine():
@@ -171,7 +138,7 @@ def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
             runs.finish(key)
 
     def stop_generation(request: gr.Request):
-        runs.stop(session_key(request))
+        runs.stop(session_key(request), wait_s=3.0)
 
     def describe(model, custom_model, precision):
         from studio.devices import pick_device, precision_problem

@@ -1,6 +1,5 @@
 """The training loop: reproducible, accumulation that steps a partial window, stop, best checkpoint."""
 
-import threading
 
 import pytest
 import torch
