@@ -1,6 +1,9 @@
 """Does watching training slow it down? Steps/s of a Playground run driven through the app's API
 (live plots, decision boundary, log) over a bare PyTorch loop on the same model and data.
 
+The studio runs as `python app.py` in its own process, as it does for users; this process
+only reads the stream (as a browser would) and runs the bare loop.
+
     python benchmarks/playground_overhead.py [--model mlp] [--epochs 60] [--repeats 3]
 
 Runs alternate (bare, studio, bare, studio, ...) so machine noise hits both alike; the
@@ -13,8 +16,10 @@ import argparse
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,24 +76,29 @@ def main() -> None:
 
     from gradio_client import Client
 
-    from studio.settings import Settings
-    from studio.ui.app import build_app, launch_kwargs
-
     torch.set_num_threads(1)  # what the Playground uses
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(port=port)
-    demo = build_app(settings)
-    _, url, _ = demo.launch(**(launch_kwargs(settings) | dict(prevent_thread_lock=True, quiet=True)))
-    client = Client(url, verbose=False)
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=os.environ | {"STUDIO_PORT": str(port), "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    client = Client(url, verbose=False, download_files=False)
     config = defaults_for(args.model, epochs=args.epochs, patience=0)
     studio_run(client, config.replace(epochs=2))  # warm-up: imports, first plots
     bare, ui = [], []
     for _ in range(args.repeats):
         bare.append(bare_loop(config))
         ui.append(studio_run(client, config))
-    demo.close()
+    server.terminate()
+    server.wait(10)
     b, u = statistics.median(bare), statistics.median(ui)
     print(f"model {args.model} on {config.dataset}, {args.epochs} epochs, {args.repeats} alternating runs each")
     print(f"bare PyTorch loop : {b:8.1f} steps/s   runs {', '.join(f'{x:.0f}' for x in bare)}")

@@ -21,6 +21,7 @@ COMMANDS = {
     "text": ("studio.text.cli", "generate text with a preset, hub id or local model folder"),
     "image": ("studio.image.cli", "make pictures with the embedded model, a hub id or a local pipeline folder"),
     "finetune": ("studio.finetune.cli", "fine-tune a text model with LoRA, QLoRA or full training, or resume a run"),
+    "audio": ("studio.audio.cli", "make music with the embedded MusicGen, a hub id or a local folder; continue a clip"),
 }
 
 

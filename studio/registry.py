@@ -134,11 +134,11 @@ AUDIO_PRESETS = [
     Preset(
         id="embedded/musicgen-tiny",
         modality="audio",
-        card="A tiny MusicGen (about 1.2M parameters: T5 encoder, 16 kHz Encodec, decoder) trained here on CPU on "
+        card="A tiny MusicGen (1.6M parameters: T5 encoder, 16 kHz Encodec, decoder; 6.5 MB) trained here on CPU on "
         "synthetic pentatonic melodies: low (110-220 Hz) or high (880-1760 Hz), slow (about 2 notes/s) or fast "
         "(about 8), in sine, triangle or square tones. Plays only that, in words like 'a slow low melody'. Mono, "
         "16 kHz. Ships with the studio, works offline. Licence: the studio's.",
-        parameters=1_200_000,
+        parameters=1_604_058,
         embedded=True,
         folder="musicgen-tiny",
     ),

@@ -16,6 +16,7 @@ from . import EMBEDDED_DIR
 BUILDERS = {
     "text": ("studio.embedded.text", "build_cli", "text-tiny"),
     "image": ("studio.embedded.image_model", "build", "image-shapes"),
+    "audio": ("studio.embedded.audio_model", "build_cli", "musicgen-tiny"),
 }
 
 

@@ -6,6 +6,7 @@ import gradio as gr
 
 from studio.settings import Settings
 
+from .audio import create_audio_tab
 from .finetune import create_finetune_tab
 from .image import create_image_tab
 from .playground import create_playground_tab
@@ -31,6 +32,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                 create_text_tab(demo, settings)
             with gr.Tab("Image", id="image", elem_id="tab-image"):
                 create_image_tab(demo, settings)
+            with gr.Tab("Audio", id="audio", elem_id="tab-audio"):
+                create_audio_tab(demo, settings)
             with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
                 create_finetune_tab(demo, settings)
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=1)
