@@ -78,7 +78,7 @@ def test_eval_events_carry_pictures_for_points_and_sequences():
         if model == "mlp":
             painter = BoundaryPainter(data.test.x.numpy(), data.test.y.numpy(), extras[-1]["extent"])
             picture = painter.paint(extras[-1]["boundary"])
-            assert picture.shape == (320, 320, 3) and picture.dtype.name == "uint8"
+            assert picture.shape == (240, 240, 3) and picture.dtype.name == "uint8"
             assert len({tuple(p) for p in picture.reshape(-1, 3)[::97]}) > 3  # shaded, not blank
         else:
             assert extras[-1]["predictions"][0]["answer"] in ("even", "odd")
