@@ -199,8 +199,12 @@ def fingerprint(source: ModelSource, model: Any, limit_bytes: int = 256 * 2**20)
     """Hub revision for hub models; sha256 of the weight files for local folders small enough to hash."""
     if source.kind == "hub":
         return f"revision {getattr(model.config, '_commit_hash', None) or 'unknown'}"
-    folder = Path(source.location)
-    weights = sorted(p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin"})
+    return weights_digest(source.location, limit_bytes)
+
+
+def weights_digest(folder: str | Path, limit_bytes: int = 256 * 2**20) -> str:
+    """sha256 over a folder's weight files, sub-folders included (a diffusers pipeline keeps them there)."""
+    weights = sorted(p for p in Path(folder).rglob("*") if p.suffix in {".safetensors", ".bin"})
     total = sum(p.stat().st_size for p in weights)
     if not weights or total > limit_bytes:
         return f"unhashed ({format_bytes(total)} of weights)"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.loading import LoadRequest, ModelSlot
+from studio.loading import LoadRequest, ModelSlot, weights_digest
 from studio.records import make_record, new_output_dir, write_record
 from studio.registry import find_preset
 
@@ -122,7 +122,7 @@ class ImageGenerator:
         described = current.describe()
         if current.source.is_local:
             pipes = current.model
-            pipes.fingerprint = pipes.fingerprint or pipelines.pipeline_fingerprint(current.source.location)
+            pipes.fingerprint = pipes.fingerprint or weights_digest(current.source.location)
             described["fingerprint"] = pipes.fingerprint
         return {k: described[k] for k in ("model", "source", "fingerprint", "precision", "device")}
 

@@ -55,20 +55,6 @@ class ImagePipelines:
         return self.text2img.config
 
 
-def pipeline_fingerprint(folder: str, limit_bytes: int = 256 * 2**20) -> str:
-    """sha256 over a local pipeline folder's weight files (in their sub-folders), when small enough to hash."""
-    import hashlib
-
-    weights = sorted(p for p in Path(folder).rglob("*") if p.suffix in {".safetensors", ".bin"})
-    total = sum(p.stat().st_size for p in weights)
-    if not weights or total > limit_bytes:
-        return f"unhashed ({total} bytes of weights)"
-    digest = hashlib.sha256()
-    for path in weights:
-        digest.update(path.read_bytes())
-    return f"sha256 {digest.hexdigest()}"
-
-
 def pipeline_kind(pipe) -> str:
     name = type(pipe).__name__
     if "XL" in name:

@@ -9,6 +9,7 @@ progress bar and ends the work when this session's Stop is pressed.
 
 from __future__ import annotations
 
+import functools
 import gradio as gr
 
 from studio.embedded import EMBEDDED_DIR
@@ -73,14 +74,11 @@ def _number(value, name):
 
 def create_audio_tab(demo: gr.Blocks, settings: Settings) -> dict:
     stops = SessionStops()
-    engine_box: dict = {}  # the AudioGenerator, made on first use so the app starts without torch
-
+    @functools.cache  # one AudioGenerator, made on first use so the app starts without torch
     def engine():
-        if "engine" not in engine_box:
-            from studio.audio.generate import AudioGenerator
+        from studio.audio.generate import AudioGenerator
 
-            engine_box["engine"] = AudioGenerator(settings)
-        return engine_box["engine"]
+        return AudioGenerator(settings)
 
     # ---- handlers ------------------------------------------------------------------------------
 

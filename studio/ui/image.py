@@ -8,6 +8,7 @@ handler relays its progress and ends it when this session's Stop is pressed.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -81,14 +82,11 @@ def format_result(result) -> str:
 
 def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
     stops = SessionStops()
-    engine_box: dict = {}  # the ImageGenerator, made on first use so the app starts without torch
-
+    @functools.cache  # one ImageGenerator, made on first use so the app starts without torch
     def engine():
-        if "engine" not in engine_box:
-            from studio.image.generate import ImageGenerator
+        from studio.image.generate import ImageGenerator
 
-            engine_box["engine"] = ImageGenerator(settings)
-        return engine_box["engine"]
+        return ImageGenerator(settings)
 
     # ---- handlers ------------------------------------------------------------------------------
 
@@ -196,7 +194,7 @@ def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
 
     @user_errors
     def unload_loras():
-        if "engine" in engine_box:
+        if engine.cache_info().currsize:  # nothing loaded yet: nothing to unload
             engine().unload_loras()
         return "", "All LoRAs unloaded."
 

@@ -8,6 +8,7 @@ own stop event, which the engine's stopping criterion reads after every token.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -70,14 +71,11 @@ def _plain_content(content) -> str:
 
 def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
     runs = SessionStops()
-    engine_box: dict = {}  # the TextEngine, made on first use so the app starts without torch
-
+    @functools.cache  # one TextEngine, made on first use so the app starts without torch
     def engine():
-        if "engine" not in engine_box:
-            from studio.text.engine import TextEngine
+        from studio.text.engine import TextEngine
 
-            engine_box["engine"] = TextEngine(settings)
-        return engine_box["engine"]
+        return TextEngine(settings)
 
     # ---- handlers ------------------------------------------------------------------------------
 
