@@ -12,11 +12,10 @@ from __future__ import annotations
 import functools
 import gradio as gr
 
-from studio.embedded import EMBEDDED_DIR
 from studio.registry import presets
 from studio.settings import Settings
 
-from .common import SessionStops, session_key, user_errors
+from .common import preset_card, session_key, SessionStops, user_errors
 
 AUDIO_PRESETS = presets("audio")
 DEFAULT_MODEL = AUDIO_PRESETS[0].id
@@ -31,17 +30,7 @@ EXAMPLES = [  # wordings the embedded model never saw in training
 
 
 def model_card(name: str, custom: str = "") -> str:
-    if custom and custom.strip():
-        return (f"**{custom.strip()}**: a hub id or a local MusicGen folder (written by save_pretrained). "
-                "Hub ids need internet, and HF_TOKEN if gated.")
-    preset = next((p for p in AUDIO_PRESETS if p.id == name), None)
-    if preset is None:
-        return ""
-    card = f"**{preset.id}**: {preset.card}"
-    readme = EMBEDDED_DIR / (preset.folder or "") / "README.md" if preset.embedded else None
-    if readme is not None and readme.is_file():  # measured at build time
-        card += "\n\n" + readme.read_text().split("\n", 2)[-1]
-    return card
+    return preset_card(name, custom, "audio", "a local MusicGen folder written by save_pretrained")
 
 
 def format_result(result) -> str:

@@ -10,7 +10,9 @@ import threading
 
 import gradio as gr
 
+from studio.embedded import EMBEDDED_DIR
 from studio.errors import StudioError
+from studio.registry import find_preset, format_bytes
 
 log = logging.getLogger("studio.ui")
 
@@ -117,3 +119,19 @@ class SessionStops:
             return True
         stop.set()
         return done.wait(wait_s)
+
+
+def preset_card(name: str, custom: str, modality: str, folder_kind: str) -> str:
+    """Markdown card for a model choice: the preset's card, a gated note, an embedded model's own README (what
+    was measured when it was built) and the memory at each precision; or a note for a typed id or folder."""
+    if custom and custom.strip():
+        return (f"**{html.escape(custom.strip())}**: a hub id or {folder_kind}. Its size is checked before "
+                "loading; hub ids need internet (and HF_TOKEN if gated).")
+    preset = find_preset(name, modality)
+    if preset is None:
+        return ""
+    readme = EMBEDDED_DIR / (preset.folder or "") / "README.md" if preset.embedded else None
+    built = "\n\n" + readme.read_text().split("\n", 2)[-1].strip() if readme and readme.is_file() else ""
+    gated = " **Gated**: needs HF_TOKEN." if preset.gated else ""
+    memory = " · ".join(f"{p} {format_bytes(b)}" for p, b in preset.memory().items())
+    return f"**{preset.id}**: {preset.card}{gated}{built}\n\nMemory estimate: {memory}"

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.embedded import EMBEDDED_DIR
 from studio.registry import presets
 from studio.settings import Settings
 
-from .common import SessionStops, session_key, user_errors
+from .common import preset_card, session_key, SessionStops, user_errors
 
 IMAGE_PRESETS = presets("image")
 DEFAULT_MODEL = IMAGE_PRESETS[0].id
@@ -35,16 +34,7 @@ EXAMPLES = [  # the first two were held out of the embedded model's training
 
 
 def model_card(name: str, custom: str = "") -> str:
-    if custom and custom.strip():
-        return (f"**{custom.strip()}**: a hub id or a local diffusers folder (with model_index.json). Hub ids need "
-                "internet, and HF_TOKEN if gated.")
-    preset = next((p for p in IMAGE_PRESETS if p.id == name), None)
-    if preset is None:
-        return ""
-    readme = EMBEDDED_DIR / (preset.folder or "") / "README.md" if preset.embedded else None
-    if readme is not None and readme.is_file():  # the built model's own card, with the accuracy measured then
-        return f"**{preset.id}**: " + readme.read_text().split("\n", 2)[-1].strip()
-    return f"**{preset.id}**: {preset.card}"
+    return preset_card(name, custom, "image", "a local diffusers folder (with model_index.json)")
 
 
 def parse_loras(text: str):

@@ -15,10 +15,10 @@ from pathlib import Path
 import gradio as gr
 
 from studio.devices import PRECISIONS
-from studio.registry import BYTES_PER_PARAMETER, finetuned_text_models, format_bytes, presets
+from studio.registry import finetuned_text_models, presets
 from studio.settings import Settings
 
-from .common import SessionStops, session_key, user_errors
+from .common import preset_card, session_key, SessionStops, user_errors
 
 TEXT_PRESETS = presets("text")
 DEFAULT_MODEL = TEXT_PRESETS[0].id
@@ -38,19 +38,11 @@ def model_choices(settings: Settings) -> list[tuple[str, str]]:
 
 
 def model_card(name: str, custom: str = "") -> str:
-    """Markdown card for a preset (with memory at each precision), or a note for a typed id or folder."""
+    """The preset's card with its memory at each precision, a note for a typed id, or a fine-tuned run's note."""
     if name and Path(name).parent.parent.name == "finetune":
         return (f"**Fine-tuned in this studio** (run {Path(name).parent.name}): loads its base model with the "
                 "trained adapter on top. The run's record.json beside it has every setting.")
-    if custom and custom.strip():
-        return (f"**{custom.strip()}**: a hub id or local folder. Its size is checked before loading; "
-                "hub ids need internet (and HF_TOKEN if gated).")
-    preset = next((p for p in TEXT_PRESETS if p.id == name), None)
-    if preset is None:
-        return ""
-    memory = " · ".join(f"{p} {format_bytes(b)}" for p, b in preset.memory().items() if p in BYTES_PER_PARAMETER)
-    gated = " **Gated**: needs HF_TOKEN." if preset.gated else ""
-    return f"**{preset.id}**: {preset.card}{gated}\n\nMemory estimate: {memory}"
+    return preset_card(name, custom, "text", "a local folder written by save_pretrained")
 
 
 def format_stats(done) -> str:
