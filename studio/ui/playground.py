@@ -21,10 +21,10 @@ from studio.settings import Settings
 
 from .common import form_handler, session_key, user_errors
 
-# The progress line refreshes twice a second; plots and the boundary picture once a second.
-# Every redraw takes the interpreter lock from the training thread, so fewer, batched
-# redraws are what keeps a watched run nearly as fast as an unwatched one.
-UI_REFRESH_SECONDS = 0.5
+# The page refreshes once a second. Every update costs the server work that takes the
+# interpreter lock from the training thread: measured, 2 updates a second cost 12% of
+# the steps, 1 a second about 0-4% (benchmarks/playground_overhead.py).
+UI_REFRESH_SECONDS = 1.0
 PICTURE_SECONDS = 1.0
 
 

@@ -16,14 +16,14 @@ def form(**changes):
 
 
 def test_train_streams_plots_and_finishes(client):
-    job = client.submit(**form(), api_name="/playground_train")
+    job = client.submit(**form(samples=1000, epochs=100), api_name="/playground_train")  # a few seconds
     partials = [out for out in job]
     stats, boundary, _, loss_plot, acc_plot, log, share, files = job.outputs()[-1]
     assert len(partials) >= 2  # live updates, not one answer at the end
     assert stats.startswith("**Done.**") and "test accuracy" in stats
     assert boundary and loss_plot["data"] and acc_plot["data"]
-    assert "finished after 40 epochs" in log
-    assert share == encode(defaults_for("mlp", samples=400, epochs=40, patience=0))
+    assert "finished after 100 epochs" in log
+    assert share == encode(defaults_for("mlp", samples=1000, epochs=100, patience=0))
     weights, record = (f if isinstance(f, str) else f["path"] for f in files)
     assert weights.endswith("model.pt") and record.endswith("record.json")
     saved = json.loads(open(record).read())
