@@ -159,19 +159,21 @@ def train_playground(
     model.train()
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(len(train), generator=generator)
-        seen, loss_sum, correct = 0, 0.0, 0
+        seen, loss_sum = 0, 0.0
+        correct = torch.zeros((), dtype=torch.long)  # summed as a tensor: one read per epoch, not per step
         for window_start in range(0, batches_per_epoch, config.accumulation):
             window = range(window_start, min(window_start + config.accumulation, batches_per_epoch))
             window_index = [order[b * config.batch_size:(b + 1) * config.batch_size] for b in window]
             window_size = sum(len(i) for i in window_index)
             window_loss = 0.0
             for index in window_index:
+                targets = train.y[index]
                 logits = _forward(model, train, index)
-                loss = F.cross_entropy(logits, train.y[index])
+                loss = F.cross_entropy(logits, targets)
                 # Weight each micro-batch by its share of the window, so a partial window is a true mean.
-                (loss * (len(index) / window_size)).backward()
+                (loss if len(window_index) == 1 else loss * (len(index) / window_size)).backward()
                 window_loss += loss.item() * len(index)
-                correct += (logits.argmax(1) == train.y[index]).sum().item()
+                correct += (logits.argmax(1) == targets).sum()
             if config.clip_norm > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
@@ -186,6 +188,7 @@ def train_playground(
                 stopped = True
                 break
 
+        correct = correct.item()
         val_loss, val_acc = evaluate(model, val) if len(val) else (loss_sum / max(seen, 1), correct / max(seen, 1))
         test_loss, test_acc = evaluate(model, data.test)
         metrics = EpochMetrics(epoch, step, loss_sum / max(seen, 1), correct / max(seen, 1),
