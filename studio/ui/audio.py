@@ -63,6 +63,7 @@ def _number(value, name):
 
 def create_audio_tab(demo: gr.Blocks, settings: Settings) -> dict:
     stops = SessionStops()
+
     @functools.cache  # one AudioGenerator, made on first use so the app starts without torch
     def engine():
         from studio.audio.generate import AudioGenerator

@@ -72,6 +72,7 @@ def format_result(result) -> str:
 
 def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
     stops = SessionStops()
+
     @functools.cache  # one ImageGenerator, made on first use so the app starts without torch
     def engine():
         from studio.image.generate import ImageGenerator

@@ -63,6 +63,7 @@ def _plain_content(content) -> str:
 
 def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
     runs = SessionStops()
+
     @functools.cache  # one TextEngine, made on first use so the app starts without torch
     def engine():
         from studio.text.engine import TextEngine
