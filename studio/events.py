@@ -1,4 +1,4 @@
-"""The stream of training events that the Playground and Fine-tune tabs both consume.
+"""The one event stream every job speaks: training steps, progress of generation, logs, the end.
 
 A worker thread does the training and `emit`s typed events into a queue; the UI
 (or the command line) iterates them. Stop is a flag on the `Run` handle that
@@ -63,6 +63,21 @@ class StageEvent:
 
 
 @dataclass(frozen=True)
+class ProgressEvent:
+    """Progress of any job that is not training: denoising steps, audio windows, tokens.
+
+    `preview` is something worth showing now (a picture, the text so far, a partial clip);
+    `message` is a short human line ("Loading the model...").
+    """
+
+    step: int
+    total: int
+    unit: str = "steps"
+    message: str = ""
+    preview: Any = None
+
+
+@dataclass(frozen=True)
 class DoneEvent:
     """The work finished; `stopped` says whether a Stop ended it early."""
 
@@ -78,7 +93,8 @@ class ErrorEvent:
     message: str
 
 
-TrainingEvent = Union[StepEvent, LogEvent, EvalEvent, StageEvent, DoneEvent, ErrorEvent]
+TrainingEvent = Union[StepEvent, LogEvent, EvalEvent, StageEvent, ProgressEvent, DoneEvent, ErrorEvent]
+Event = TrainingEvent
 TERMINAL = (DoneEvent, ErrorEvent)
 
 

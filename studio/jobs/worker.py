@@ -1,0 +1,101 @@
+"""The inside of a worker process: receive a job, run its task, send its events back.
+
+A worker is forked from a clean fork server (never from the page process, whose
+threads and Gradio state must not be copied), sets its own torch threads and
+device once, and then serves one job at a time. The models a task loads stay
+in the worker between jobs, so the second click is warm. The page process
+only ever sees events.
+
+A task is named as `"package.module:function"` and called as
+`function(payload, run)`: `payload` is plain picklable data (a request
+dataclass), `run` has `emit(event)`, `should_stop` and `settings`. The return
+value becomes the `DoneEvent`'s result, so it must pickle too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from studio.errors import StudioError
+from studio.events import DoneEvent, ErrorEvent
+
+log = logging.getLogger("studio.worker")
+
+
+def resolve(task: str):
+    """`"pkg.mod:fn"` -> the function; imported here, once per worker, never raced by another thread."""
+    module, _, name = task.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class ChildRun:
+    """The producer side of a job inside the worker: the same API as `studio.events.Run` offers a task."""
+
+    def __init__(self, conn, lock: threading.Lock, job_id: str, stop_flag, settings):
+        self._conn, self._lock, self.job_id = conn, lock, job_id
+        self._stop_flag = stop_flag
+        self.settings = settings
+        self.started_at = time.monotonic()
+
+    def emit(self, event) -> None:
+        with self._lock:  # tasks may emit from a helper thread (e.g. a streamer)
+            self._conn.send(("event", self.job_id, event))
+
+    @property
+    def should_stop(self) -> bool:
+        return self._stop_flag.is_set()
+
+    def request_stop(self) -> None:  # a task may end itself the way a Stop would
+        self._stop_flag.set()
+
+
+def run_task(task: str, payload: Any, run) -> None:
+    """Run one task and end its stream with exactly one terminal event (shared by workers and threads)."""
+    try:
+        result = resolve(task)(payload, run)
+        run.emit(DoneEvent(step=getattr(result, "steps", 0) or 0, result=result, stopped=run.should_stop))
+    except StudioError as err:
+        run.emit(ErrorEvent(str(err)))
+    except MemoryError:
+        run.emit(ErrorEvent("The job ran out of memory. Try smaller settings (fewer steps, pixels or tokens)."))
+    except Exception as err:  # a bug: details go to the server log, never to the page
+        log.exception("task %s failed", task)
+        run.emit(ErrorEvent(f"The job failed with an internal error ({type(err).__name__}); see the server log."))
+
+
+def configure_process(settings, nice: int) -> None:
+    """Things that are process-wide in torch, set once here and never by a tab."""
+    if nice:
+        try:
+            os.nice(nice)  # the page process stays responsive while workers compute
+        except OSError:
+            pass
+    from studio.devices import set_torch_threads
+
+    set_torch_threads(settings.torch_threads)
+
+
+def main(kind: str, conn, stop_flag, settings, nice: int = 0) -> None:
+    """Serve jobs until the parent closes the pipe. Messages in: ("job", id, task, payload) or ("exit",)."""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker-{kind}: %(message)s")
+    configure_process(settings, nice)
+    lock = threading.Lock()
+    with lock:
+        conn.send(("ready", None, os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if message[0] == "exit":
+            return
+        _, job_id, task, payload = message
+        run = ChildRun(conn, lock, job_id, stop_flag, settings)
+        run_task(task, payload, run)
+        with lock:
+            conn.send(("idle", job_id, None))
