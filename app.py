@@ -1,4 +1,9 @@
-"""GenAI Studio: `python app.py` serves the studio on the embedded default models."""
+"""GenAI Studio: `python app.py` serves the studio on the embedded default models.
+
+Only the standard library is imported at the top: worker processes start from a
+fork server that imports this file's dependencies on its own, and the page
+process imports Gradio inside `main()`.
+"""
 
 import logging
 import os
@@ -6,15 +11,20 @@ import os
 # Analytics off before gradio is imported: the studio makes no calls home.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from studio.settings import load_settings  # noqa: E402
-from studio.ui.app import build_app, launch_kwargs  # noqa: E402
-
 
 def main() -> None:
+    from studio.settings import load_settings
+    from studio.ui.app import build_app, launch_kwargs, start_background
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     demo = build_app(settings)
-    demo.launch(**launch_kwargs(settings))
+    demo.launch(**launch_kwargs(settings), prevent_thread_lock=True)
+    start_background(demo)  # warm-up and housekeeping, after the page answers
+    try:
+        demo.block_thread()
+    finally:
+        demo.studio.close()
 
 
 if __name__ == "__main__":

@@ -136,17 +136,22 @@ class Run:
             if isinstance(event, TERMINAL):
                 return
 
-    def batches(self, interval: float = 0.25) -> Iterator[list[TrainingEvent]]:
+    def batches(self, interval: float = 0.25, heartbeat: float | None = None) -> Iterator[list[TrainingEvent]]:
         """Events grouped into lists at most every `interval` seconds.
 
         A UI redraws once per batch instead of once per step. Between batches the
         consumer sleeps instead of waking for every event, so a fast training loop
         never hands its interpreter lock to the reader mid-interval (waking per
         event cost the Playground 10% of its steps). The last batch ends with the
-        terminal event.
+        terminal event. With `heartbeat`, an empty batch comes after that many seconds without
+        events, so a page handler gets a chance to notice that its visitor has gone.
         """
         while True:
-            batch = [self._events.get()]
+            try:
+                batch = [self._events.get(timeout=heartbeat)]
+            except queue.Empty:
+                yield []
+                continue
             if not isinstance(batch[-1], TERMINAL):
                 self._ended.wait(interval)  # wakes early only when the work ends
                 while not isinstance(batch[-1], TERMINAL):

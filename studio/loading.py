@@ -42,7 +42,12 @@ class LoadRequest:
     precision: str = "full"  # one of devices.PRECISIONS
     quant_type: str = "nf4"  # 4-bit only: nf4 or fp4
     double_quant: bool = True  # 4-bit only: quantize the quantization constants too
-    trust_remote_code: bool = False  # only ever from settings or an explicit user choice
+    trust_remote_code: bool = False  # ignored: the slot applies the operator's setting (STUDIO_TRUST_REMOTE_CODE)
+    # Which server folders this request may name. The page sets these (the visitor's own runs, the operator's
+    # STUDIO_LOCAL_MODELS); the command line sets `any_path`. A visitor's text never reaches a folder otherwise.
+    local_roots: tuple[str, ...] = ()
+    any_path: bool = False
+    presets_only: bool = False  # teacher mode: the preset list only
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -146,8 +151,7 @@ def check_hub_id(source: ModelSource, token: str | None, gated_hint: bool = Fals
     if hub_is_offline():
         from huggingface_hub import try_to_load_from_cache
 
-        cached = try_to_load_from_cache(name, "config.json")
-        if not isinstance(cached, str):
+        if cached_snapshot(name) is None:
             raise StudioError(
                 f"Cannot load {name}: the studio is offline (HF_HUB_OFFLINE=1) and the model is not in the local "
                 "cache. Connect to the internet and unset HF_HUB_OFFLINE, or pick an embedded model or a local folder."
@@ -186,6 +190,20 @@ def check_hub_id(source: ModelSource, token: str | None, gated_hint: bool = Fals
     return int(stats.total) if stats is not None and getattr(stats, "total", None) else None
 
 
+MARKER_FILES = ("config.json", "model_index.json", "adapter_config.json")
+
+
+def cached_snapshot(name: str) -> Path | None:
+    """The local cache's snapshot folder of a hub id (transformers, diffusers or peft repo), or None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for marker in MARKER_FILES:  # a diffusers repo has model_index.json and no top-level config.json
+        cached = try_to_load_from_cache(name, marker)
+        if isinstance(cached, str):
+            return Path(cached).parent
+    return None
+
+
 def gated_message(name: str, token: str | None = None) -> str:
     if token:
         return (
@@ -198,7 +216,12 @@ def gated_message(name: str, token: str | None = None) -> str:
 def fingerprint(source: ModelSource, model: Any, limit_bytes: int = 256 * 2**20) -> str:
     """Hub revision for hub models; sha256 of the weight files for local folders small enough to hash."""
     if source.kind == "hub":
-        return f"revision {getattr(model.config, '_commit_hash', None) or 'unknown'}"
+        config = getattr(model, "config", None)
+        commit = getattr(config, "_commit_hash", None) if config is not None and not isinstance(config, dict) else None
+        if not commit:  # offline, or a diffusers pipeline: the snapshot folder is named by its commit
+            snapshot = cached_snapshot(source.location)
+            commit = snapshot.name if snapshot is not None else None
+        return f"revision {commit or 'unknown'}"
     return weights_digest(source.location, limit_bytes)
 
 
@@ -214,8 +237,17 @@ def weights_digest(folder: str | Path, limit_bytes: int = 256 * 2**20) -> str:
     return f"sha256 {digest.hexdigest()}"
 
 
-def folder_bytes(folder: str) -> int:
-    return sum(p.stat().st_size for p in Path(folder).iterdir() if p.suffix in {".safetensors", ".bin"})
+def folder_bytes(folder: str | Path) -> int:
+    """Bytes of the weights a loader reads: top-level files for transformers, the component sub-folders for a
+    diffusers pipeline (whose top level may also hold big single-file checkpoints that `from_pretrained` never
+    reads). Of several formats of one component only one is read: safetensors first."""
+    folder = Path(folder)
+    if (folder / "model_index.json").is_file():
+        return sum(folder_bytes(sub) for sub in folder.iterdir() if sub.is_dir())
+    files = [p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin"}]
+    chosen = [p for p in files if p.suffix == ".safetensors"] or files
+    variants = [p for p in chosen if ".fp16." not in p.name]  # a repo may ship fp16 copies beside full ones
+    return sum(p.stat().st_size for p in (variants or chosen))
 
 
 def translate_load_error(err: Exception, name: str, token: str | None) -> StudioError:
@@ -226,10 +258,10 @@ def translate_load_error(err: Exception, name: str, token: str | None) -> Studio
     text = scrub(str(err).strip().splitlines()[0] if str(err).strip() else kind, token)
     if "gated" in text.lower() or kind == "GatedRepoError":
         return StudioError(gated_message(name, token))
-    if "trust_remote_code" in text:
+    if "trust_remote_code" in text or "custom code" in text:
         return StudioError(
-            f"{name} ships its own code. Turn on 'trust remote code' (or STUDIO_TRUST_REMOTE_CODE) only if you trust "
-            "its authors."
+            f"{name} needs to run code shipped with the model, which this studio does not allow. Pick a model that "
+            "transformers supports natively (the server's operator can allow remote code with STUDIO_TRUST_REMOTE_CODE)."
         )
     if kind in {"RepositoryNotFoundError", "LocalEntryNotFoundError", "OfflineModeIsEnabled"}:
         return StudioError(f"Cannot load {name}: {text}")
@@ -256,6 +288,7 @@ class ModelSlot:
     precheck: Callable[[ModelSource, LoadRequest, str], None] | None = None
     device_preference: str = "auto"
     token: str | None = field(default=None, repr=False)
+    trust_remote_code: bool = False  # the operator's setting; a request cannot turn it on
     current: LoadedModel | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -287,16 +320,21 @@ class ModelSlot:
         problem = precision_problem(request.precision, device)
         if problem:
             raise StudioError(problem)
-        source = resolve(request.name, self.modality)
+        source = resolve(request.name, self.modality, local_roots=request.local_roots, any_path=request.any_path,
+                         presets_only=request.presets_only)
         parameters = source.preset.parameters if source.preset else None
+        weights_folder = source.location if source.is_local else None
         if source.kind == "hub":
             hub_parameters = check_hub_id(source, self.token, gated_hint=bool(source.preset and source.preset.gated))
-            parameters = parameters or hub_parameters
+            if self.modality != "image":  # a diffusers repo's hub total also counts single-file checkpoints
+                parameters = parameters or hub_parameters
+            snapshot = cached_snapshot(source.location) if not parameters else None
+            weights_folder = str(snapshot) if snapshot is not None else None
         if parameters:
             estimate = estimate_bytes(parameters, request.precision)
-        elif source.is_local:  # weights on disk, scaled from their stored width (assume 2 bytes) to the target
-            estimate = int(folder_bytes(source.location) / 2 * 4 * {"full": 1, "fp16": 0.5, "bf16": 0.5,
-                                                                    "8bit": 0.25, "4bit": 0.125}[request.precision])
+        elif weights_folder:  # weights on disk, scaled from their stored width (assume 2 bytes) to the target
+            estimate = int(folder_bytes(weights_folder) / 2 * 4 * {"full": 1, "fp16": 0.5, "bf16": 0.5,
+                                                                  "8bit": 0.25, "4bit": 0.125}[request.precision])
         else:
             estimate = None
         if self.precheck:
@@ -306,8 +344,11 @@ class ModelSlot:
         return source, device, torch_dtype(request.precision, device), estimate
 
     def _load(self, source, request, device, dtype, estimate) -> LoadedModel:
+        import dataclasses
+
         start = time.perf_counter()
         token = self.token if source.kind == "hub" else None
+        request = dataclasses.replace(request, trust_remote_code=self.trust_remote_code)
         model, processor = self.loader(source, request, device, dtype, token)
         return LoadedModel(request, source, model, processor, device, dtype, fingerprint(source, model),
                            time.perf_counter() - start, estimate)

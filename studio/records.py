@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import platform
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -62,12 +63,16 @@ def make_record(kind: str, settings: Any, **extra: Any) -> dict[str, Any]:
 
 
 def new_output_dir(outputs_dir: Path, kind: str) -> Path:
-    """A fresh folder `outputs/<kind>/<timestamp>-<n>` that no other output shares."""
+    """A fresh folder `<outputs>/<kind>/<timestamp>-<random>` that no other output shares.
+
+    The random part (64 bits) makes names unguessable: knowing when someone made
+    something is not enough to find it.
+    """
     base = Path(outputs_dir) / kind
     base.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for n in range(1000):
-        candidate = base / f"{stamp}-{n:03d}"
+    for _ in range(100):
+        candidate = base / f"{stamp}-{secrets.token_hex(8)}"
         try:
             candidate.mkdir()
             return candidate

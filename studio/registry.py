@@ -246,12 +246,46 @@ class ModelSource:
         return self.kind != "hub"
 
 
-def resolve(name: str, modality: str) -> ModelSource:
-    """Turn what the user picked or typed into a `ModelSource`, or say clearly why it cannot be one."""
+def path_allowed(name: str, roots) -> bool:
+    """True when `name` names a folder inside one of `roots` (symlinks and `..` resolved first)."""
+    try:
+        resolved = Path(name).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    for root in roots:
+        root = Path(root).resolve()
+        if resolved == root or root in resolved.parents:
+            return True
+    return False
+
+
+def not_offered(name: str, presets_only: bool = False) -> StudioError:
+    """The same sentence whether or not a server path exists, so a visitor learns nothing of the disk."""
+    if presets_only:
+        return StudioError(f"{name!r} is not one of the studio's models: this studio is limited to the preset list.")
+    return StudioError(
+        f"{name!r} is not a model this studio offers. Pick a preset or type a hub id such as "
+        "HuggingFaceTB/SmolLM2-135M-Instruct; server folders are available only when the operator lists them "
+        "in STUDIO_LOCAL_MODELS.")
+
+
+def resolve(name: str, modality: str, local_roots=(), any_path: bool = False,
+            presets_only: bool = False) -> ModelSource:
+    """Turn what the user picked or typed into a `ModelSource`, or say clearly why it cannot be one.
+
+    A visitor's text names a preset, a hub id, or a folder inside `local_roots` (their own runs, the
+    operator's allow-list); only the command line (`any_path`) may name any folder on the machine.
+    """
     name = (name or "").strip()
     if not name:
         raise StudioError("Choose a model: pick a preset or type a hub id or a local folder.")
     preset = find_preset(name, modality)
+    if not any_path and not (preset and preset.embedded) and not path_allowed(name, local_roots):
+        if presets_only and preset is None:
+            raise not_offered(name, presets_only=True)
+        if name.startswith(("/", ".", "~", "\\")) or "\\" in name or not HUB_ID.match(name) or ".." in name:
+            raise not_offered(name)
+        return ModelSource(name, "hub", name, preset)  # owner/name is a hub id, never a relative server path
     if preset and preset.embedded:
         folder = EMBEDDED_DIR / (preset.folder or name)
         if not is_model_folder(folder):

@@ -80,7 +80,7 @@ class WorkerProcess:
     def send(self, job: Job) -> None:
         self._stop_flag.clear()
         self.job = job
-        self._conn.send(("job", job.id, job.task, job.payload))
+        self._conn.send(("job", job.id, job.task, job.payload, job.settings))
 
     def signal_stop(self) -> None:
         self._stop_flag.set()

@@ -56,8 +56,10 @@ class Limits:
 class Job:
     """One piece of work: its owner, its state and the event stream the page reads."""
 
-    def __init__(self, owner: str, kind: str, task: str, payload: Any, label: str, settings):
+    def __init__(self, owner: str, kind: str, task: str, payload: Any, label: str, settings, session: str = ""):
         self.id = uuid.uuid4().hex
+        self.session = session  # the page session that started it: closing that page stops it (unless training)
+        self.settings = settings
         self.owner, self.kind, self.task, self.payload, self.label = owner, kind, task, payload, label
         self.run = Run(f"{kind} job")
         self.run.settings = settings
@@ -114,7 +116,8 @@ class JobRegistry:
         self._watchdog.start()
 
     # ---- starting ----------------------------------------------------------------------------------
-    def submit(self, owner: str, kind: str, task: str, payload: Any, label: str = "") -> Job:
+    def submit(self, owner: str, kind: str, task: str, payload: Any, label: str = "", settings=None,
+               session: str = "") -> Job:
         """Queue `task(payload, run)` for `owner`; refuses, with the limit named, when the owner or queue is full."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
@@ -122,7 +125,7 @@ class JobRegistry:
             if self._closed:
                 raise StudioError("The studio is shutting down; try again in a minute.")
             mine = [j for j in self._jobs.values() if j.owner == owner and not j.ended]
-            if len(mine) >= self.limits.max_jobs_per_owner:
+            if not owner.startswith("studio:") and len(mine) >= self.limits.max_jobs_per_owner:
                 raise StudioError(
                     f"You already have {len(mine)} job(s) running or waiting (the limit is "
                     f"{self.limits.max_jobs_per_owner} per visitor). Wait for one to finish, or press Stop.")
@@ -130,7 +133,7 @@ class JobRegistry:
             if len(waiting) >= self.limits.max_waiting:
                 raise StudioError(f"The {kind} queue is full ({len(waiting)} waiting, the limit is "
                                   f"{self.limits.max_waiting}). Try again in a minute.")
-            job = Job(owner, kind, task, payload, label or kind, self.settings)
+            job = Job(owner, kind, task, payload, label or kind, settings or self.settings, session)
             self._jobs[job.id] = job
         if self.mode == "process":
             self.pools[kind].submit(job)
@@ -180,6 +183,14 @@ class JobRegistry:
         for job in mine:
             self.stop(job)
         return len(mine)
+
+    def stop_session(self, session: str, kinds=KINDS) -> int:
+        """A page was closed: stop the jobs it started (the kinds given; training may be left to re-attach)."""
+        with self._lock:
+            theirs = [j for j in self._jobs.values() if j.session == session and not j.ended and j.kind in kinds]
+        for job in theirs:
+            self.stop(job)
+        return len(theirs)
 
     def finished(self, job: Job) -> None:
         """Forget finished jobs beyond the most recent 500 (the admin view lists those)."""

@@ -81,7 +81,9 @@ def configure_process(settings, nice: int) -> None:
 
 
 def main(kind: str, conn, stop_flag, settings, nice: int = 0) -> None:
-    """Serve jobs until the parent closes the pipe. Messages in: ("job", id, task, payload) or ("exit",)."""
+    """Serve jobs until the parent closes the pipe. Messages in: ("job", id, task, payload, settings) or ("exit",).
+
+    `settings` are the job's own (its owner's outputs folder); the worker's are for the process."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker-{kind}: %(message)s")
     configure_process(settings, nice)
     lock = threading.Lock()
@@ -94,8 +96,8 @@ def main(kind: str, conn, stop_flag, settings, nice: int = 0) -> None:
             return  # the parent is gone
         if message[0] == "exit":
             return
-        _, job_id, task, payload = message
-        run = ChildRun(conn, lock, job_id, stop_flag, settings)
+        _, job_id, task, payload, job_settings = message
+        run = ChildRun(conn, lock, job_id, stop_flag, job_settings or settings)
         run_task(task, payload, run)
         with lock:
             conn.send(("idle", job_id, None))

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import gradio as gr
 
+from starlette.middleware import Middleware
+
 from studio.settings import Settings
 
 from .audio import create_audio_tab
 from .finetune import create_finetune_tab
 from .image import create_image_tab
 from .playground import create_playground_tab
+from .context import Studio
 from .text import create_text_tab
+from .visitor import VisitorCookie
+
+RELAY_CONCURRENCY = 64  # page handlers waiting on jobs at once (they hold a thread each, no compute)
 
 CSS = """
 .studio-header h1 {margin-bottom: 0}
@@ -18,8 +24,12 @@ CSS = """
 """
 
 
-def build_app(settings: Settings) -> gr.Blocks:
-    with gr.Blocks(title="GenAI Studio", analytics_enabled=False) as demo:
+def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
+    """The whole page; `studio` (built here unless given) owns the job registry and its worker processes."""
+    studio = studio or Studio(settings)
+    max_age_s = int(settings.output_max_age_hours * 3600)
+    delete_cache = (max(600, max_age_s // 4), max_age_s) if max_age_s else None  # Gradio's uploads and copies
+    with gr.Blocks(title="GenAI Studio", analytics_enabled=False, delete_cache=delete_cache) as demo:
         gr.Markdown(
             "# GenAI Studio\nNeural networks and generative models in the browser. "
             "Everything here runs offline on built-in models; hub models work when you have internet.",
@@ -36,23 +46,12 @@ def build_app(settings: Settings) -> gr.Blocks:
                 create_audio_tab(demo, settings)
             with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
                 create_finetune_tab(demo, settings)
-    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=1)
-    _calm_queue_polling(demo)
+    # Handlers only relay events from worker processes, so many may wait at once; fairness and limits
+    # are the job registry's (per visitor, per kind), which answers with a message instead of "queue full".
+    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=RELAY_CONCURRENCY)
+    demo.unload(studio.page_closed)
+    demo.studio = studio  # tests and app.py reach the registry through the app
     return demo
-
-
-def _calm_queue_polling(demo: gr.Blocks, seconds: float = 0.02) -> None:
-    """Let Gradio's queue poll every 20 ms (not 1 ms, and 10 ms for progress) while it has nothing to do.
-
-    Each wake-up takes the interpreter lock from training and generation threads:
-    measured here, the 1 ms poll cost the Playground 15-20% of its steps. A new
-    request now waits at most 20 ms longer to start. (Gradio has no public setting
-    for this; without the attribute nothing changes.)
-    """
-    queue = getattr(demo, "_queue", None)
-    for name in ("sleep_when_free", "progress_update_sleep_when_free"):
-        if queue is not None and getattr(queue, name, seconds) < seconds:
-            setattr(queue, name, seconds)
 
 
 def launch_kwargs(settings: Settings) -> dict:
@@ -62,9 +61,34 @@ def launch_kwargs(settings: Settings) -> dict:
         server_port=settings.port,
         show_error=False,  # raw exceptions never reach the page; gr.Error text does
         max_file_size=settings.max_file_size,
-        allowed_paths=[str(settings.outputs_dir)],  # outputs are offered for download from there
+        # Outputs are not served from their folder: a file reaches a page only when a handler returns it to its
+        # owner (Gradio then serves a copy under a content-hash name). Nobody can fetch another visitor's files.
+        allowed_paths=[],
+        max_threads=RELAY_CONCURRENCY + 40,
+        app_kwargs={"middleware": [Middleware(VisitorCookie)]},
         ssr_mode=False,
         theme=gr.themes.Soft(),
         css=CSS,
         footer_links=["api", "settings"],
     )
+
+
+def start_background(demo: gr.Blocks) -> None:
+    """After the page answers: start the worker processes and warm them, and clean old outputs hourly."""
+    import threading
+
+    from studio.ownership import clean_old_outputs
+
+    studio: Studio = demo.studio
+    studio.warm()
+
+    def housekeeping():
+        import time
+
+        while True:
+            hours = studio.settings.output_max_age_hours
+            if hours:
+                clean_old_outputs(studio.settings.outputs_dir, hours * 3600)
+            time.sleep(3600)
+
+    threading.Thread(target=housekeeping, name="studio-housekeeping", daemon=True).start()

@@ -27,6 +27,7 @@ def studio_url(studio_settings):
     _, url, _ = demo.launch(**kwargs)
     yield url
     demo.close()
+    demo.studio.close()
 
 
 @pytest.fixture()

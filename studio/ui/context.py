@@ -1,0 +1,104 @@
+"""The studio as the page process sees it: settings, the job registry, and who is asking.
+
+Built once in `build_app` and handed to every tab. The page process does no
+tensor work: tabs turn widgets into a request, `submit` it here as a job of
+the visitor's, and relay its events (`relay.py`). Settings that the admin may
+change while the studio runs are read from here at each call, never captured
+when a tab is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import gradio as gr
+
+from studio.jobs import Job, JobRegistry, Limits
+from studio.ownership import owner_outputs, settings_for
+from studio.settings import Settings
+
+from .visitor import identities, owner_of, session_of
+
+
+def limits_from(settings: Settings) -> Limits:
+    minutes = settings.max_job_minutes
+    return Limits(
+        max_jobs_per_owner=settings.max_jobs_per_visitor,
+        stop_grace_s=settings.stop_grace_s,
+        worker_memory_bytes=int(settings.worker_memory_gb * 2**30),
+        job_seconds={kind: minutes * 60 for kind in ("playground", "text", "image", "audio", "finetune")}
+        if minutes else {},
+    )
+
+
+class Studio:
+    def __init__(self, settings: Settings, jobs: JobRegistry | None = None):
+        self._settings = settings
+        self.jobs = jobs or JobRegistry(settings, mode=settings.workers, limits=limits_from(settings))
+        self._lock = threading.Lock()
+        self.warm_tasks: dict[str, str] = {}
+
+    # ---- settings (the admin may change limits while the studio runs) ---------------------------
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def update_settings(self, **changes) -> Settings:
+        with self._lock:
+            self._settings = dataclasses.replace(self._settings, **changes)
+            self.jobs.limits = limits_from(self._settings)
+            return self._settings
+
+    # ---- per-visitor views ----------------------------------------------------------------------
+    def settings_for(self, request: gr.Request | None) -> Settings:
+        """Settings whose outputs folder is the visitor's own."""
+        return settings_for(self._settings, owner_of(request))
+
+    def outputs_of(self, request: gr.Request | None):
+        return owner_outputs(self._settings.outputs_dir, owner_of(request))
+
+    def model_scope(self, request: gr.Request | None) -> dict:
+        """What a visitor's LoadRequest may name: their own outputs and the operator's allow-listed folders."""
+        roots = (str(self.outputs_of(request)), *(str(p) for p in self._settings.local_models))
+        return dict(local_roots=roots, presets_only=self._settings.locked)
+
+    # ---- jobs -----------------------------------------------------------------------------------
+    def submit(self, request: gr.Request | None, kind: str, task: str, payload, label: str = "") -> Job:
+        owner = owner_of(request)
+        return self.jobs.submit(owner, kind, task, payload, label, settings=settings_for(self._settings, owner),
+                                session=session_of(request))
+
+    def attach(self, request: gr.Request | None, kind: str) -> Job | None:
+        for key in identities(request):
+            job = self.jobs.attach(key, kind)
+            if job is not None:
+                return job
+        return None
+
+    def stop(self, request: gr.Request | None, kind: str) -> int:
+        """Stop this visitor's jobs of one kind (never anybody else's)."""
+        return sum(self.jobs.stop_owner(key, kind) for key in identities(request))
+
+    def page_closed(self, request: gr.Request | None) -> None:
+        """A page went away: its generation and Playground jobs stop; a fine-tune keeps going to re-attach."""
+        self.jobs.stop_session(session_of(request), kinds=("playground", "text", "image", "audio"))
+
+    def warm_up_with(self, kind: str, task: str) -> None:
+        """A tab names the task that loads its default model and runs a first tiny pass (`warm` runs it)."""
+        self.warm_tasks[kind] = task
+
+    def warm(self) -> None:
+        """Start every worker, then let each load its tab's embedded model, so the first click is warm.
+
+        Warm-up jobs belong to the studio itself; a visitor's job waits only for the one of its own kind."""
+        self.jobs.warm()
+        for kind, task in self.warm_tasks.items():
+            try:
+                self.jobs.submit("studio:warm-up", kind, task, None, label="warm-up",
+                                 settings=self._settings)
+            except Exception:  # warming is a courtesy; a failure shows up on the first real click
+                pass
+
+    def close(self) -> None:
+        self.jobs.close()
