@@ -8,6 +8,7 @@ from starlette.middleware import Middleware
 
 from studio.settings import Settings
 
+from .admin import create_admin_tab
 from .audio import create_audio_tab
 from .finetune import create_finetune_tab
 from .image import create_image_tab
@@ -46,6 +47,8 @@ def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
                 create_audio_tab(demo, settings)
             with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
                 create_finetune_tab(demo, settings)
+            with gr.Tab("Teacher", id="teacher", elem_id="tab-teacher"):
+                create_admin_tab(demo, studio)
     # Handlers only relay events from worker processes, so many may wait at once; fairness and limits
     # are the job registry's (per visitor, per kind), which answers with a message instead of "queue full".
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=RELAY_CONCURRENCY)
