@@ -47,7 +47,7 @@ def test_the_teacher_sees_and_stops_a_students_job(class_studio, page, browser):
     expect(student.locator("#admin-panel")).to_be_hidden()
     other.close()
 
-    page.locator("#admin-job-id input").fill(student_job.id[:12])
+    page.locator("#admin-job-id textarea, #admin-job-id input").first.fill(student_job.id[:12])
     page.locator("#admin-stop-job").click()
     expect(page.locator("#admin-note")).to_contain_text("Asked job", timeout=10_000)
     deadline = time.monotonic() + 5
