@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from starlette.middleware import Middleware
@@ -15,14 +17,11 @@ from .image import create_image_tab
 from .playground import create_playground_tab
 from .context import Studio
 from .text import create_text_tab
+from .theme import CSS, KEYBOARD_JS, studio_theme
 from .visitor import VisitorCookie
 
 RELAY_CONCURRENCY = 64  # page handlers waiting on jobs at once (they hold a thread each, no compute)
 
-CSS = """
-.studio-header h1 {margin-bottom: 0}
-.studio-stats {font-variant-numeric: tabular-nums}
-"""
 
 
 def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
@@ -38,17 +37,18 @@ def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Playground", id="playground", elem_id="tab-playground"):
-                create_playground_tab(demo, settings)
+                create_playground_tab(demo, studio)
             with gr.Tab("Text", id="text", elem_id="tab-text"):
-                create_text_tab(demo, settings)
+                create_text_tab(demo, studio)
             with gr.Tab("Image", id="image", elem_id="tab-image"):
                 create_image_tab(demo, settings)
             with gr.Tab("Audio", id="audio", elem_id="tab-audio"):
-                create_audio_tab(demo, settings)
+                create_audio_tab(demo, studio)
             with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
                 create_finetune_tab(demo, settings)
-            with gr.Tab("Teacher", id="teacher", elem_id="tab-teacher"):
-                create_admin_tab(demo, studio)
+            if settings.admin_password or os.environ.get("SPACE_ID"):  # no teacher configured: no tab at all
+                with gr.Tab("Teacher", id="teacher", elem_id="tab-teacher"):
+                    create_admin_tab(demo, studio)
     # Handlers only relay events from worker processes, so many may wait at once; fairness and limits
     # are the job registry's (per visitor, per kind), which answers with a message instead of "queue full".
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=RELAY_CONCURRENCY)
@@ -70,8 +70,9 @@ def launch_kwargs(settings: Settings) -> dict:
         max_threads=RELAY_CONCURRENCY + 40,
         app_kwargs={"middleware": [Middleware(VisitorCookie)]},
         ssr_mode=False,
-        theme=gr.themes.Soft(),
+        theme=studio_theme(),
         css=CSS,
+        head=KEYBOARD_JS,
         footer_links=["api", "settings"],
     )
 
