@@ -44,3 +44,26 @@ def test_example_env_lists_every_setting():
     example = Path(settings_module.PROJECT_ROOT, ".env.example").read_text()
     assert read and all(f"{name}=" in example for name in read)
     assert re.search(r"^HF_TOKEN=$", example, re.M)
+
+
+def test_gradio_server_variables_are_honoured(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.delenv("STUDIO_PORT", raising=False)
+    s = load_settings(tmp_path / "none.env")
+    assert s.port == 7999 and s.host == "0.0.0.0"
+
+
+def test_operator_limits_and_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("STUDIO_ADMIN_PASSWORD", "pw-canary")
+    monkeypatch.setenv("STUDIO_MAX_NEW_TOKENS", "64")
+    monkeypatch.setenv("STUDIO_LOCAL_MODELS", f"{tmp_path}/models:{tmp_path}/more")
+    s = load_settings(tmp_path / "none.env")
+    assert s.admin_password == "pw-canary" and "pw-canary" not in repr(s)
+    assert s.max_new_tokens == 64
+    (tmp_path / "models" / "m").mkdir(parents=True)
+    assert s.local_model_allowed(tmp_path / "models" / "m")
+    assert not s.local_model_allowed(tmp_path / "models" / ".." / "elsewhere")
+    monkeypatch.setenv("STUDIO_STOP_GRACE_S", "inf")
+    with pytest.raises(ConfigError, match="STUDIO_STOP_GRACE_S"):
+        load_settings(tmp_path / "none.env")
