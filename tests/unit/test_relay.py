@@ -1,0 +1,82 @@
+"""The one relay from a job's events to page updates: progress, the end, failures, and a page that goes away."""
+
+import time
+
+import pytest
+
+from studio.errors import StudioError
+from studio.events import ProgressEvent
+from studio.jobs import JobRegistry, Limits
+from studio.settings import Settings
+from studio.ui.context import Studio
+from studio.ui.relay import JobView, relay
+
+
+class Recorder(JobView):
+    outputs = 2
+
+    def __init__(self):
+        self.steps, self.waits = [], []
+
+    def waiting(self, position, kind):
+        self.waits.append(position)
+        return ("waiting", position)
+
+    def update(self, events):
+        self.steps += [e.step for e in events if isinstance(e, ProgressEvent)]
+        return ("step", self.steps[-1])
+
+    def done(self, event):
+        return ("done", event.result["counted"] if event.result else None)
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    settings = Settings(outputs_dir=tmp_path_factory.mktemp("relay"), torch_threads=1)
+    s = Studio(settings, JobRegistry(settings, mode="process", limits=Limits(stop_grace_s=0.5, max_jobs_per_owner=4)))
+    yield s
+    s.close()
+
+
+def test_progress_then_one_final_update(studio):
+    job = studio.jobs.submit("a", "text", "tests.job_tasks:count", {"n": 20, "sleep": 0.01})
+    view = Recorder()
+    updates = [u for u in relay(studio, job, view, interval=0.05) if u[0] != "waiting"]
+    assert updates[-1] == ("done", 20)
+    assert view.steps == list(range(1, 21))  # every event reaches the view once, in order
+    assert len(updates) < 20  # grouped into batches, not one page update per event
+
+
+def test_a_failure_becomes_the_jobs_message(studio):
+    job = studio.jobs.submit("a", "image", "tests.job_tasks:refuse", None)
+    with pytest.raises(StudioError, match="steps: 0 is not valid"):
+        list(relay(studio, job, Recorder()))
+
+
+def test_waiting_shows_the_queue_position(studio):
+    first = studio.jobs.submit("b", "audio", "tests.job_tasks:count", {"n": 30, "sleep": 0.02})
+    second = studio.jobs.submit("c", "audio", "tests.job_tasks:count", {"n": 1})
+    view = Recorder()
+    list(relay(studio, second, view))
+    assert view.waits and view.waits[0] >= 1
+    list(relay(studio, first, Recorder()))
+
+
+def test_a_page_that_goes_away_stops_its_job(studio):
+    job = studio.jobs.submit("d", "text", "tests.job_tasks:count", {"n": 100_000, "sleep": 0.01})
+    updates = relay(studio, job, Recorder(), interval=0.05)
+    next(u for u in updates if u[0] == "step")
+    updates.close()  # what Gradio does when the visitor closes the page or cancels
+    deadline = time.monotonic() + 3
+    while not job.ended and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.state == "stopped"
+
+
+def test_a_silent_job_still_gives_the_page_a_heartbeat(studio):
+    job = studio.jobs.submit("e", "image", "tests.job_tasks:spin", {"seconds": 2})
+    started = time.monotonic()
+    updates = relay(studio, job, Recorder(), heartbeat=0.3)
+    first = next(u for u in updates if u[0] != "waiting")
+    assert time.monotonic() - started < 1.5 and all(type(x).__name__ == "skip" or x is not None for x in first)
+    updates.close()
