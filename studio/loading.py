@@ -328,8 +328,10 @@ class ModelSlot:
             hub_parameters = check_hub_id(source, self.token, gated_hint=bool(source.preset and source.preset.gated))
             if self.modality != "image":  # a diffusers repo's hub total also counts single-file checkpoints
                 parameters = parameters or hub_parameters
-            snapshot = cached_snapshot(source.location) if not parameters else None
+            snapshot = cached_snapshot(source.location)
             weights_folder = str(snapshot) if snapshot is not None else None
+            if snapshot is not None:  # what is on disk is what loads: count it rather than the preset's card
+                parameters = None
         if parameters:
             estimate = estimate_bytes(parameters, request.precision)
         elif weights_folder:  # weights on disk, scaled from their stored width (assume 2 bytes) to the target
