@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", required=True)
     parser.add_argument("--negative-prompt", default="")
     parser.add_argument("--model", default=defaults.model, help="preset, hub id or local pipeline folder")
-    parser.add_argument("--width", type=int, default=defaults.width)
-    parser.add_argument("--height", type=int, default=defaults.height)
+    parser.add_argument("--width", type=int, default=defaults.width, help="pixels; 0: the model's own size")
+    parser.add_argument("--height", type=int, default=defaults.height, help="pixels; 0: the model's own size")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--guidance", type=float, default=defaults.guidance)
     parser.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler)
@@ -33,14 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="copy the pictures here too (a folder)")
 
 
+SCOPE = {"any_path": True}  # a person at a terminal may name any folder on their machine
+
+
 def run(args: argparse.Namespace, settings) -> dict:
+    """In this process (no workers): one person, one generation."""
+    from studio.devices import set_torch_threads
+
     from .generate import ImageGenerator
 
+    set_torch_threads(settings.torch_threads)
     generator = ImageGenerator(settings)
     choices = []
     for spec in args.lora:
         path, _, scale = spec.partition("=")
-        name = generator.load_lora(args.model, Path(path))
+        name = generator.load_lora(args.model, Path(path), scope=SCOPE)
         choices.append(LoraChoice(name, float(scale) if scale else 1.0))
     request = ImageRequest(
         prompt=args.prompt, negative_prompt=args.negative_prompt, model=args.model,
@@ -50,7 +57,7 @@ def run(args: argparse.Namespace, settings) -> dict:
         refiner_strength=args.refiner_strength, loras=tuple(choices),
         init_image=str(args.init_image) if args.init_image else None, low_memory=args.low_memory,
     )
-    result = generator.generate(request)
+    result = generator.generate(request, scope=SCOPE)
     files = [str(p) for p in result.paths]
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -62,4 +69,5 @@ def run(args: argparse.Namespace, settings) -> dict:
         "seconds": round(result.seconds, 3),
         "steps_per_second": round(result.steps_per_second, 2),
         "notes": result.notes,
+        "size": [result.request.width, result.request.height],
     }

@@ -3,12 +3,16 @@
 The base pipeline is loaded once; its img2img twin is made with `from_pipe`, so
 both share every weight. An SDXL refiner is loaded into its own slot and borrows
 the base's second text encoder and VAE. Schedulers are swapped per request from
-the model's own scheduler config, and LoRA adapters live on the loaded pipeline
-(the img2img twin sees them because it shares the UNet).
+the model's own scheduler config; LoRA adapters live on the loaded pipeline (the
+img2img twin sees them because it shares the UNet), named and switched per owner
+and per request by `loras.py`.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +45,9 @@ class ImagePipelines:
     kind: str  # "sd", "sdxl" or "sdxl-refiner"
     device: str
     scheduler_config: dict  # the model's own, so every request starts from the same scheduler
-    native_size: int  # the side the model was trained at
-    loras: dict[str, str] = field(default_factory=dict)  # adapter name -> file it came from
+    native_size: int  # the side the model was trained at (UNet sample size x VAE scale)
+    fixed_size: bool = False  # draws only at its native size (the embedded model): larger asks are upscaled
+    loras: dict[str, tuple] = field(default_factory=dict)  # adapter -> (file, mtime, size), least recently used first
     fingerprint: str | None = None  # filled on first save
 
     @property
@@ -78,7 +83,21 @@ def load_pipelines(source: ModelSource, request: LoadRequest, device: str, dtype
     for p in {id(text2img): text2img, id(img2img): img2img}.values():
         p.set_progress_bar_config(disable=True)
     native = int(pipe.unet.config.sample_size) * getattr(pipe, "vae_scale_factor", 8)
-    return ImagePipelines(text2img, img2img, kind, device, dict(pipe.scheduler.config), native), pipe.tokenizer
+    pipes = ImagePipelines(text2img, img2img, kind, device, dict(pipe.scheduler.config), native,
+                           fixed_size=is_embedded(source))
+    return pipes, pipe.tokenizer
+
+
+def is_embedded(source: ModelSource) -> bool:
+    """The shipped model however it was named: its preset, or its folder typed as a path (command line, allow-list)."""
+    from studio.embedded import EMBEDDED_DIR
+
+    if source.kind == "embedded":
+        return True
+    if source.kind != "folder":
+        return False
+    root, folder = Path(EMBEDDED_DIR).resolve(), Path(source.location).resolve()
+    return root in folder.parents
 
 
 def load_refiner(base_slot: ModelSlot):
@@ -133,14 +152,31 @@ def _needs_offload(pipe) -> bool:
 
 
 def make_scheduler(name: str, config: dict):
-    """A fresh scheduler for one request, from the model's own config: some (PNDM) keep state between runs."""
+    """A fresh scheduler for one request, from the model's own config: some (PNDM) keep state between runs.
+
+    Built from a cached template by deepcopy: diffusers' `from_config` inspects signatures and costs ~5 ms, 1% of a
+    64 px picture (measured with cProfile, see benchmarks/image_speed.py)."""
+    return copy.deepcopy(_scheduler_template(name, json.dumps(config, sort_keys=True, default=str)))
+
+
+@functools.lru_cache(maxsize=32)
+def _scheduler_template(name: str, config_json: str):
     import diffusers
 
+    config = json.loads(config_json)
     if name == "default":
         class_name = config.get("_class_name", "EulerDiscreteScheduler")
-    else:
-        class_name = SCHEDULER_CLASSES[name]
-    return getattr(diffusers, class_name).from_config(config)
+        return getattr(diffusers, class_name).from_config(config)
+    if name == "pndm":  # PLMS as SD 1.x ships it: any number of steps, and it starts part-way (img2img) too
+        return diffusers.PNDMScheduler.from_config(config, skip_prk_steps=True)
+    return getattr(diffusers, SCHEDULER_CLASSES[name]).from_config(config)
+
+
+def check_scheduler(scheduler, steps: int) -> None:
+    """A model whose own PNDM runs Runge-Kutta warm-up steps needs at least 4 of them (diffusers fails below)."""
+    if type(scheduler).__name__ == "PNDMScheduler" and not scheduler.config.get("skip_prk_steps", False) and steps < 4:
+        raise StudioError(f"steps: {steps} is not valid; this model's PNDM scheduler needs at least 4 denoising "
+                          "steps (or choose the pndm scheduler explicitly, which skips the warm-up).")
 
 
 def set_memory_options(pipe, low_memory: bool, pixels: int) -> None:
@@ -154,106 +190,3 @@ def set_memory_options(pipe, low_memory: bool, pixels: int) -> None:
     vae = pipe.vae
     vae.use_slicing = True  # decode a batch one picture at a time
     vae.use_tiling = bool(low_memory or pixels > 1024 * 1024)
-
-
-# ---------------------------------------------------------------- LoRA
-
-
-def find_lora_file(path: Path) -> Path:
-    """The weights file of a LoRA given as a file or a folder; only safetensors (a .bin can run code)."""
-    path = Path(path)
-    if path.is_dir():
-        candidates = sorted(path.glob("*.safetensors"))
-        preferred = [p for p in candidates if p.name == "pytorch_lora_weights.safetensors"]
-        if not candidates:
-            raise StudioError(f"The folder {path.name} has no .safetensors LoRA file.")
-        if len(candidates) > 1 and not preferred:
-            raise StudioError(f"The folder {path.name} has several .safetensors files; load one of them directly.")
-        return (preferred or candidates)[0]
-    if not path.is_file():
-        raise StudioError(f"There is no LoRA file at {path.name}.")
-    if path.suffix != ".safetensors":
-        raise StudioError(f"{path.name} is not a .safetensors file; the studio loads LoRA weights only from "
-                          "safetensors, since .bin/.pt files can run code when opened.")
-    return path
-
-
-def load_lora(pipes: ImagePipelines, path: Path, name: str) -> str:
-    """Load a LoRA as adapter `name`; a file that is damaged or made for another model leaves the pipeline as it was."""
-    file = find_lora_file(path)
-    check_lora_file(file)
-    if name in pipes.loras:
-        raise StudioError(f"A LoRA named {name} is already loaded; unload it or pick another name.")
-    pipe = pipes.text2img
-    try:
-        pipe.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=name)
-    except Exception as err:
-        _forget_adapter(pipes, name)
-        raise StudioError(lora_error_message(file.name, err)) from None
-    loaded = {adapter for adapters in pipe.get_list_adapters().values() for adapter in adapters}
-    if name not in loaded:
-        raise StudioError(f"The LoRA {file.name} does not fit this model: none of its layers match the model's "
-                          "(it was made for a different base model).")
-    pipes.loras[name] = str(file)
-    return name
-
-
-def check_lora_file(file: Path) -> None:
-    """Read the safetensors header before diffusers does: a damaged file or a non-LoRA gets its own message."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(file), framework="pt") as weights:
-            keys = list(weights.keys())
-    except Exception:
-        raise StudioError(f"The LoRA file {file.name} cannot be read: it is damaged or not a safetensors file.") from None
-    if not any("lora" in key.lower() or "hada" in key or "lokr" in key for key in keys):
-        raise StudioError(f"The file {file.name} holds weights, but no LoRA layers: it is not a LoRA.")
-
-
-def lora_error_message(filename: str, err: Exception) -> str:
-    text = str(err)
-    kind = type(err).__name__
-    if "SafetensorError" in kind or any(w in text.lower() for w in ("header", "deserializ", "unable to load")):
-        return f"The LoRA file {filename} cannot be read: it is damaged or not a safetensors file."
-    if "size mismatch" in text or "shape" in text.lower():
-        return (f"The LoRA {filename} does not fit this model: its layer sizes differ (it was made for a "
-                "different base model, e.g. SD 1.5 vs SDXL).")
-    if "Invalid LoRA checkpoint" in text or "lora" in text.lower():
-        return f"The file {filename} is not a LoRA this model can use ({kind}: {text.splitlines()[0][:200]})."
-    return f"The LoRA {filename} could not be loaded ({kind})."
-
-
-def _forget_adapter(pipes: ImagePipelines, name: str) -> None:
-    """Remove whatever a failed load left behind, so the next generation is exactly as before."""
-    pipe = pipes.text2img
-    try:
-        if any(name in adapters for adapters in pipe.get_list_adapters().values()):
-            pipe.delete_adapters(name)
-    except Exception:
-        log.warning("could not delete a half-loaded LoRA; unloading all LoRAs", exc_info=True)
-        pipe.unload_lora_weights()
-        pipes.loras.clear()
-
-
-def unload_loras(pipes: ImagePipelines) -> None:
-    if pipes.loras:
-        pipes.text2img.unload_lora_weights()
-    pipes.loras.clear()
-
-
-def apply_loras(pipes: ImagePipelines, choices) -> None:
-    """Activate exactly the chosen adapters at their scales; none chosen turns LoRA off."""
-    if not pipes.loras:
-        if choices:
-            raise StudioError(f"LoRA {choices[0].name} is not loaded; load it first.")
-        return
-    missing = [c.name for c in choices if c.name not in pipes.loras]
-    if missing:
-        raise StudioError(f"LoRA {missing[0]} is not loaded; loaded: {', '.join(pipes.loras)}.")
-    pipe = pipes.text2img
-    if not choices:
-        pipe.disable_lora()
-        return
-    pipe.enable_lora()
-    pipe.set_adapters([c.name for c in choices], adapter_weights=[float(c.scale) for c in choices])

@@ -8,12 +8,14 @@ same request always makes the same picture again.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from dataclasses import dataclass
 
-from studio.errors import ConfigError
+from studio.errors import ConfigError, StudioError
 
 MIN_SIDE, MAX_SIDE = 32, 2048
+NATIVE = 0  # a width or height of 0 means the model's own size (its UNet's sample size times the VAE's scale)
 MAX_STEPS = 150
 MAX_GUIDANCE = 30.0
 MAX_IMAGES = 8
@@ -38,8 +40,8 @@ class ImageRequest:
     negative_prompt: str = ""
     model: str = "embedded/image-shapes"
     mode: str = "text2img"  # img2img starts from `init_image`
-    width: int = 64
-    height: int = 64
+    width: int = NATIVE  # pixels; 0 = the model's native size, resolved when the model is loaded
+    height: int = NATIVE
     steps: int = 20
     guidance: float = 5.0
     strength: float = 0.6  # img2img only: how much of the start image is re-noised (1 = all of it)
@@ -63,11 +65,14 @@ class ImageRequest:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(name, value, "use a whole number of pixels")
+            if value == NATIVE:
+                continue
             if value % 8:
                 lower, upper = value // 8 * 8, value // 8 * 8 + 8
                 raise ConfigError(name, value, f"use a multiple of 8 (the VAE works on 8x8 blocks), e.g. {lower} or {upper}")
             if not MIN_SIDE <= value <= MAX_SIDE:
-                raise ConfigError(name, value, f"use between {MIN_SIDE} and {MAX_SIDE} pixels")
+                raise ConfigError(name, value, f"use between {MIN_SIDE} and {MAX_SIDE} pixels, or 0 for the model's "
+                                  "own size")
         _check_int("steps", self.steps, 1, MAX_STEPS)
         _check_int("images", self.images, 1, MAX_IMAGES)
         _check_int("seed", self.seed, -1, MAX_SEED)
@@ -78,11 +83,6 @@ class ImageRequest:
             raise ConfigError("refiner_fraction", self.refiner_fraction, "use a share between 0 and 1, e.g. 0.8")
         if self.scheduler not in SCHEDULERS:
             raise ConfigError("scheduler", self.scheduler, f"choose one of {', '.join(SCHEDULERS)}")
-        if self.scheduler == "pndm" and (self.mode == "img2img" or self.refiner != "none"):
-            raise ConfigError("scheduler", self.scheduler, "PNDM cannot start part-way (img2img, refiner) in diffusers; "
-                              "choose euler, ddim or dpmpp_2m")
-        if self.scheduler == "pndm" and self.steps < 4:
-            raise ConfigError("steps", self.steps, "PNDM needs at least 4 steps")
         if self.refiner not in REFINER_MODES:
             raise ConfigError("refiner", self.refiner, f"choose one of {', '.join(REFINER_MODES)}")
         if self.mode == "img2img":
@@ -93,6 +93,10 @@ class ImageRequest:
             if str(self.init_image).lower().startswith(("http://", "https://", "ftp://", "file://")):
                 raise ConfigError("init_image", self.init_image,
                                   "upload the image instead; the studio never fetches images from URLs")
+        if self.mode == "img2img":
+            _check_some_steps("strength", self.steps, self.strength)
+        if self.refiner == "second_pass":
+            _check_some_steps("refiner_strength", self.steps, self.refiner_strength)
         names = [lora.name for lora in self.loras]
         if len(set(names)) != len(names):
             raise ConfigError("loras", names, "name each LoRA once")
@@ -123,6 +127,24 @@ class ImageRequest:
         values["loras"] = tuple(LoraChoice(**lora) if isinstance(lora, dict) else LoraChoice(*lora)
                                 for lora in values.get("loras", ()))
         return cls(**values)
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """The operator's bound on one picture (`STUDIO_MAX_IMAGE_PIXELS`), named in the message."""
+    if width * height > max_pixels:
+        raise StudioError(
+            f"{width}x{height} is {width * height:,} pixels; this studio allows at most {max_pixels:,} pixels a "
+            f"picture (max_image_pixels, set by the operator with STUDIO_MAX_IMAGE_PIXELS). Choose a smaller width "
+            "or height.")
+
+
+def _check_some_steps(name: str, steps: int, strength: float) -> None:
+    """diffusers runs int(steps x strength) steps of a partial denoise; 0 of them crashes inside the pipeline."""
+    if isinstance(strength, (int, float)) and int(steps * float(strength)) < 1:
+        needed = math.ceil(1 / float(strength) - 1e-9)
+        raise ConfigError(name, strength, f"{steps} steps x {float(strength):g} strength gives no denoising step; "
+                                          f"raise steps to at least {needed} or the {name} to at least "
+                                          f"{math.ceil(100 / steps) / 100:g}")
 
 
 def _check_text(name: str, value: object) -> None:

@@ -1,29 +1,31 @@
 """The Image tab: prompt and settings, a model with its card, LoRAs, progress with previews, PNG info.
 
-Handlers first, then the layout, then the wiring. torch and diffusers are
-imported inside the handlers (through `studio.image`), so building the app stays
-fast. Generation runs on a worker thread (`studio.events.start_run`); the
-handler relays its progress and ends it when this session's Stop is pressed.
+Handlers first, then the layout, then the wiring. The page does no tensor work:
+a click checks the form into an `ImageRequest` and submits it to the image
+worker (`studio.image.tasks`), and `ImageView` turns the job's events into the
+gallery, preview and status. Every choice travels with the request, and LoRAs
+belong to the visitor who loaded them, so visitors sharing the worker never see
+each other's settings in their pictures.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from pathlib import Path
 
 import gradio as gr
 
+from studio.errors import ConfigError, StudioError
+from studio.events import ProgressEvent
+from studio.image.request import MAX_STEPS, REFINER_MODES, SCHEDULERS, ImageRequest, LoraChoice, check_pixels
 from studio.registry import presets
-from studio.settings import Settings
 
-from .common import preset_card, session_key, SessionStops, user_errors
+from .common import preset_card, user_errors
+from .context import Studio
+from .relay import JobView, relay, waiting_text
 
 IMAGE_PRESETS = presets("image")
 DEFAULT_MODEL = IMAGE_PRESETS[0].id
 REFINER_MODEL = "stabilityai/stable-diffusion-xl-refiner-1.0"
-SCHEDULER_CHOICES = ["default", "euler", "euler_ancestral", "dpmpp_2m", "ddim", "pndm", "unipc"]
-REFINER_CHOICES = ["none", "ensemble", "second_pass"]
 EXAMPLES = [  # the first two were held out of the embedded model's training
     ["a red circle on a blue background", 0],
     ["a green triangle on a white background", 1],
@@ -34,23 +36,23 @@ EXAMPLES = [  # the first two were held out of the embedded model's training
 
 
 def model_card(name: str, custom: str = "") -> str:
-    return preset_card(name, custom, "image", "a local diffusers folder (with model_index.json)")
+    return preset_card(name, custom, "image", "a diffusers folder the operator allows (with model_index.json)")
 
 
-def parse_loras(text: str):
+def parse_loras(text: str) -> tuple[LoraChoice, ...]:
     """'name=0.8, other=0.5' -> LoraChoice tuple; a name alone means scale 1."""
-    from studio.errors import ConfigError
-    from studio.image.request import LoraChoice
-
     choices = []
     for part in (text or "").replace("\n", ",").split(","):
         if not part.strip():
             continue
         name, _, scale = part.partition("=")
         try:
-            choices.append(LoraChoice(name.strip(), float(scale) if scale.strip() else 1.0))
+            value = float(scale) if scale.strip() else 1.0
         except ValueError:
             raise ConfigError("LoRA scales", part.strip(), "write name=scale, e.g. style=0.8") from None
+        if not math.isfinite(value):
+            raise ConfigError("LoRA scales", part.strip(), "use a finite number, e.g. style=0.8")
+        choices.append(LoraChoice(name.strip(), value))
     return tuple(choices)
 
 
@@ -59,101 +61,105 @@ def format_loras(choices) -> str:
 
 
 def format_result(result) -> str:
-    if result.stopped:
-        return "Stopped: no picture was kept."
     seeds = ", ".join(str(s) for s in result.seeds)
-    lines = [f"{len(result.images)} picture(s) in {result.seconds:.2f} s · {result.steps_per_second:.1f} steps/s · "
-             f"seeds {seeds} (picture i used seed + i)"]
+    request = result.request
+    lines = [f"{len(result.paths)} picture(s) of {request.width}x{request.height} in {result.seconds:.2f} s · "
+             f"{result.steps_per_second:.1f} steps/s · seeds {seeds} (picture i used seed + i)"]
     if result.folder:
         lines.append(f"Saved with its record in `{result.folder.name}`; every PNG carries its settings.")
     lines += [f"Note: {n}" for n in result.notes]
     return "  \n".join(lines)
 
 
-def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
-    stops = SessionStops()
+def whole(value, name: str, low: int, high: int) -> int:
+    """A whole number from a form field (API clients can send anything), or a message naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or float(value) != int(value):
+        raise ConfigError(name, value, "use a whole number")
+    if not low <= int(value) <= high:
+        raise ConfigError(name, value, f"use a whole number from {low} to {high}")
+    return int(value)
 
-    @functools.cache  # one ImageGenerator, made on first use so the app starts without torch
-    def engine():
-        from studio.image.generate import ImageGenerator
 
-        return ImageGenerator(settings)
+def number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(name, value, "use a finite number")
+    return float(value)
+
+
+class ImageView(JobView):
+    """Outputs: gallery, preview, status, downloads. A Stop leaves the gallery showing the previous pictures."""
+
+    outputs = 4
+
+    def __init__(self, model: str):
+        self.model = model
+        self.last = ""
+
+    def waiting(self, position: int, kind: str) -> tuple:
+        return gr.skip(), gr.skip(), waiting_text(position, kind), gr.skip()
+
+    def update(self, events: list) -> tuple | None:
+        progress = [e for e in events if isinstance(e, ProgressEvent)]
+        if not progress:
+            return None
+        last = progress[-1]
+        preview = next((e.preview for e in reversed(progress) if e.preview is not None), None)
+        status = f"{last.message or 'Denoising'}: step {last.step} of {last.total}" if last.step else \
+            (last.message or f"Working on {self.model}...")
+        self.last = status
+        return gr.skip(), preview if preview is not None else gr.skip(), status, gr.skip()
+
+    def done(self, event) -> tuple:
+        result = event.result
+        if event.stopped:
+            steps = f" after {result.denoise_steps} step(s)" if result is not None and result.denoise_steps else ""
+            return gr.skip(), gr.skip(), f"Stopped{steps}; the pictures shown are from before.", gr.skip()
+        files = [str(p) for p in result.paths]
+        return files, gr.skip(), format_result(result), files or None
+
+
+def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
+    studio.warm_up_with("image", "studio.image.tasks:warm")
 
     # ---- handlers ------------------------------------------------------------------------------
 
     def build_request(prompt, negative, model, custom_model, mode, init_image, width, height, steps, guidance,
                       strength, scheduler, images, seed, refiner, refiner_model, refiner_fraction, refiner_strength,
-                      loras, low_memory):
-        from studio.image.request import ImageRequest
-
-        def whole(value, name):
-            if value is None or (isinstance(value, float) and not value.is_integer()):
-                from studio.errors import ConfigError
-
-                raise ConfigError(name, value, "use a whole number")
-            return int(value)
-
-        return ImageRequest(
+                      loras, low_memory) -> ImageRequest:
+        image_request = ImageRequest(
             prompt=prompt or "", negative_prompt=negative or "", model=(custom_model or "").strip() or model,
             mode=mode, init_image=init_image if mode == "img2img" else None,
-            width=whole(width, "width"), height=whole(height, "height"), steps=whole(steps, "steps"),
-            guidance=float(guidance), strength=float(strength), scheduler=scheduler, images=whole(images, "images"),
-            seed=whole(seed, "seed"), refiner=refiner, refiner_model=(refiner_model or "").strip() or REFINER_MODEL,
-            refiner_fraction=float(refiner_fraction), refiner_strength=float(refiner_strength),
+            width=whole(width, "width", 0, 2048), height=whole(height, "height", 0, 2048),
+            steps=whole(steps, "steps", 1, MAX_STEPS), guidance=number(guidance, "guidance"),
+            strength=number(strength, "strength"), scheduler=scheduler, images=whole(images, "images", 1, 8),
+            seed=whole(seed, "seed", -1, 2**32 - 1), refiner=refiner,
+            refiner_model=(refiner_model or "").strip() or REFINER_MODEL,
+            refiner_fraction=number(refiner_fraction, "refiner_fraction"),
+            refiner_strength=number(refiner_strength, "refiner_strength"),
             loras=parse_loras(loras), low_memory=bool(low_memory),
         )
+        if image_request.width and image_request.height:  # 0 (the model's size) is checked once it is known
+            check_pixels(image_request.width, image_request.height, studio.settings.max_image_pixels)
+        return image_request
 
     @user_errors
     def generate(prompt, negative, model, custom_model, mode, init_image, width, height, steps, guidance, strength,
                  scheduler, images, seed, refiner, refiner_model, refiner_fraction, refiner_strength, loras,
                  low_memory, preview_every, request: gr.Request, progress=gr.Progress()):
-        from studio.events import DoneEvent, ErrorEvent, EvalEvent, StepEvent, start_run
-        from studio.errors import StudioError
+        from studio.image.tasks import ImageJob
 
         image_request = build_request(prompt, negative, model, custom_model, mode, init_image, width, height, steps,
                                       guidance, strength, scheduler, images, seed, refiner, refiner_model,
                                       refiner_fraction, refiner_strength, loras, low_memory)
-        key = session_key(request)
-        stop = stops.start(key)
-
-        def work(run):
-            def on_progress(p):
-                run.emit(StepEvent(step=p.step, total_steps=p.total, epoch=0.0, loss=math.nan))
-                if p.preview is not None:
-                    run.emit(EvalEvent(step=p.step, epoch=0.0, metrics={}, extras={"preview": p.preview}))
-
-            return engine().generate(image_request, on_progress=on_progress,
-                                     should_stop=lambda: stop.is_set() or run.should_stop,
-                                     preview_every=int(preview_every or 0))
-
-        run = start_run(work, name="image generation")
-        preview = None
-        try:
-            yield gr.update(), None, f"Working on {image_request.model}...", gr.update()
-            for batch in run.batches(interval=0.2):
-                status = None
-                for event in batch:
-                    if isinstance(event, StepEvent):
-                        progress((event.step, event.total_steps), desc="Denoising", unit="steps")
-                        status = f"Step {event.step} of {event.total_steps}"
-                    elif isinstance(event, EvalEvent):
-                        preview = event.extras.get("preview")
-                    elif isinstance(event, ErrorEvent):
-                        raise StudioError(event.message)
-                    elif isinstance(event, DoneEvent):
-                        result = event.result
-                        files = [str(p) for p in result.paths]
-                        yield files or None, None, format_result(result), files or None
-                        return
-                if status:
-                    yield gr.update(), preview, status, gr.update()
-        finally:
-            if not run.finished:
-                run.request_stop()
-            stops.finish(key)
+        payload = ImageJob(image_request, studio.model_scope(request),
+                           whole(preview_every or 0, "preview_every", 0, MAX_STEPS))
+        job = studio.submit(request, "image", "studio.image.tasks:generate", payload,
+                            label=f"image: {image_request.model}")
+        yield from relay(studio, job, ImageView(image_request.model), progress)
 
     def stop_generation(request: gr.Request):
-        stops.stop(session_key(request))
+        studio.stop(request, "image")  # this visitor's image jobs only
 
     @user_errors
     def png_info(file):
@@ -174,20 +180,42 @@ def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
                 r.mode, r.width, r.height, r.steps, r.guidance, r.strength, r.scheduler, r.images, r.seed, r.refiner,
                 r.refiner_model, r.refiner_fraction, r.refiner_strength, format_loras(r.loras), r.low_memory, note)
 
-    @user_errors
-    def load_lora(file, name, model, custom_model, loras):
-        if not file:
-            raise gr.Error("Upload a LoRA .safetensors file first.")
-        loaded = engine().load_lora((custom_model or "").strip() or model, Path(file), (name or "").strip() or None)
-        current = [c for c in parse_loras(loras) if c.name != loaded]
-        text = format_loras(current) + (", " if current else "") + f"{loaded}=1"
-        return text, f"Loaded LoRA **{loaded}**; set its scale in the box (0 turns it off)."
+    class LoraView(JobView):
+        outputs = 2
+
+        def __init__(self, current: str):
+            self.current = current
+
+        def done(self, event):
+            if event.result is None:
+                return gr.skip(), "Stopped before the LoRA was loaded."
+            loaded = event.result
+            current = [c for c in parse_loras(self.current) if c.name != loaded]
+            text = format_loras(current) + (", " if current else "") + f"{loaded}=1"
+            return text, f"Loaded LoRA **{loaded}** (yours only); set its scale in the box (0 turns it off)."
 
     @user_errors
-    def unload_loras():
-        if engine.cache_info().currsize:  # nothing loaded yet: nothing to unload
-            engine().unload_loras()
-        return "", "All LoRAs unloaded."
+    def load_lora(file, name, model, custom_model, loras, request: gr.Request):
+        from studio.image.tasks import LoraJob
+
+        if not file:
+            raise StudioError("Upload a LoRA .safetensors file first.")
+        parse_loras(loras)
+        payload = LoraJob((custom_model or "").strip() or model, str(file), (name or "").strip(),
+                          studio.model_scope(request))
+        job = studio.submit(request, "image", "studio.image.tasks:load_lora", payload, label="image: load LoRA")
+        yield from relay(studio, job, LoraView(loras))
+
+    class UnloadView(JobView):
+        outputs = 2
+
+        def done(self, event):
+            return "", "All your LoRAs unloaded (other visitors' LoRAs are theirs and stay)."
+
+    @user_errors
+    def unload_loras(request: gr.Request):
+        job = studio.submit(request, "image", "studio.image.tasks:unload_loras", None, label="image: unload LoRAs")
+        yield from relay(studio, job, UnloadView())
 
     def toggle_mode(mode):
         return gr.update(visible=mode == "img2img"), gr.update(visible=mode == "img2img")
@@ -201,29 +229,36 @@ def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="image-generate")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="image-stop")
+            # Native size, uncropped: a 64 px picture is scaled up with hard pixel edges, never cut to fill a tile.
             gallery = gr.Gallery(label="Pictures (PNG with settings inside)", columns=4, height=320, format="png",
-                                 elem_id="image-gallery")
+                                 object_fit="contain", elem_id="image-gallery", elem_classes="studio-pixelated")
             status = gr.Markdown(elem_id="image-status", elem_classes="studio-stats")
             preview = gr.Image(label="Preview while denoising", height=160, interactive=False,
-                               elem_id="image-preview")
+                               elem_id="image-preview", elem_classes="studio-pixelated")
             downloads = gr.File(label="Download the PNGs", file_count="multiple", elem_id="image-downloads")
         with gr.Column(scale=2):
+            with gr.Accordion("PNG info: drop a studio PNG to refill every control", open=True):
+                png_drop = gr.File(label="Studio PNG", file_types=[".png"], type="filepath", height=90,
+                                   elem_id="image-png-info")
+                png_note = gr.Markdown(elem_id="image-png-note")
             model = gr.Dropdown([p.id for p in IMAGE_PRESETS], value=DEFAULT_MODEL, label="Model",
                                 elem_id="image-model")
-            custom_model = gr.Textbox(label="Or type a hub id or a local folder", placeholder="owner/name",
+            custom_model = gr.Textbox(label="Or type a hub id", placeholder="owner/name",
                                       elem_id="image-custom-model")
             card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="image-model-card")
             mode = gr.Radio(["text2img", "img2img"], value="text2img", label="Mode", elem_id="image-mode")
-            init_image = gr.File(label="Start image (img2img; uploaded, never fetched from a URL)",
-                                 file_types=["image"], type="filepath", visible=False, elem_id="image-init-image")
+            init_image = gr.Image(label="Start image (img2img; uploaded, never fetched from a URL)", type="filepath",
+                                  sources=["upload", "clipboard"], height=160, visible=False,
+                                  elem_id="image-init-image", elem_classes="studio-pixelated")
             strength = gr.Number(value=0.6, step=0.05, label="Strength (img2img; above 0, at most 1)",
                                  visible=False, elem_id="image-strength")
             with gr.Row():
-                width = gr.Number(value=64, precision=0, label="Width (multiple of 8)", elem_id="image-width")
-                height = gr.Number(value=64, precision=0, label="Height (multiple of 8)", elem_id="image-height")
-            steps = gr.Number(value=20, precision=0, label="Steps", elem_id="image-steps")
+                width = gr.Number(value=0, precision=0, label="Width (0 = the model's own; multiple of 8)",
+                                  elem_id="image-width")
+                height = gr.Number(value=0, precision=0, label="Height (0 = the model's own)", elem_id="image-height")
+            steps = gr.Number(value=20, precision=0, label=f"Steps (1-{MAX_STEPS})", elem_id="image-steps")
             guidance = gr.Slider(0, 30, value=5, step=0.5, label="Guidance scale", elem_id="image-guidance")
-            scheduler = gr.Dropdown(SCHEDULER_CHOICES, value="default", label="Scheduler", elem_id="image-scheduler")
+            scheduler = gr.Dropdown(list(SCHEDULERS), value="default", label="Scheduler", elem_id="image-scheduler")
             with gr.Row():
                 images = gr.Number(value=1, precision=0, label="Pictures (1-8)", elem_id="image-count")
                 seed = gr.Number(value=0, precision=0, label="Seed (-1 random)", elem_id="image-seed")
@@ -232,14 +267,14 @@ def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
             low_memory = gr.Checkbox(label="Save memory (attention slicing, VAE tiling; a little slower)",
                                      value=False, elem_id="image-low-memory")
             with gr.Accordion("SDXL refiner", open=False):
-                refiner = gr.Radio(REFINER_CHOICES, value="none", label="Refiner", elem_id="image-refiner")
+                refiner = gr.Radio(list(REFINER_MODES), value="none", label="Refiner", elem_id="image-refiner")
                 refiner_model = gr.Textbox(value=REFINER_MODEL, label="Refiner model", elem_id="image-refiner-model")
                 refiner_fraction = gr.Slider(0.05, 0.95, value=0.8, step=0.05,
                                              label="Ensemble: share of steps the base does",
                                              elem_id="image-refiner-fraction")
                 refiner_strength = gr.Slider(0.05, 1, value=0.3, step=0.05, label="Second pass: strength",
                                              elem_id="image-refiner-strength")
-            with gr.Accordion("LoRA", open=False):
+            with gr.Accordion("LoRA (yours only: other visitors never see your LoRAs)", open=False):
                 loras = gr.Textbox(label="Active LoRAs and scales (name=scale, ...)", elem_id="image-loras")
                 lora_file = gr.File(label="LoRA weights (.safetensors)", file_types=[".safetensors"],
                                     type="filepath", elem_id="image-lora-file")
@@ -248,10 +283,6 @@ def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
                     load_lora_btn = gr.Button("Load LoRA", elem_id="image-lora-load")
                     unload_lora_btn = gr.Button("Unload all", elem_id="image-lora-unload")
                 lora_status = gr.Markdown(elem_id="image-lora-status")
-            with gr.Accordion("PNG info: drop a studio PNG to refill every control", open=True):
-                png_drop = gr.File(label="Studio PNG", file_types=[".png"], type="filepath",
-                                   elem_id="image-png-info")
-                png_note = gr.Markdown(elem_id="image-png-note")
     gr.Examples(EXAMPLES, inputs=[prompt, seed], label="Examples (click one, then Generate)")
 
     # ---- wiring --------------------------------------------------------------------------------
@@ -260,17 +291,14 @@ def create_image_tab(demo: gr.Blocks, settings: Settings) -> dict:
                        strength, scheduler, images, seed, refiner, refiner_model, refiner_fraction, refiner_strength,
                        loras, low_memory]
     outputs = [gallery, preview, status, downloads]
-    gen_event = generate_btn.click(generate, settings_inputs + [preview_every], outputs, api_name="image_generate",
-                                   concurrency_id="image")
-    stop_btn.click(stop_generation, None, None, api_name="image_stop", concurrency_limit=None, queue=False).then(
-        None, None, None, cancels=[gen_event])
+    gen_event = generate_btn.click(generate, settings_inputs + [preview_every], outputs, api_name="image_generate")
+    stop_btn.click(stop_generation, None, None, api_name="image_stop", concurrency_limit=None, queue=False)
     refill = [c for c in settings_inputs if c is not init_image] + [png_note]
     png_drop.upload(png_info, png_drop, refill, api_name="image_png_info")
     mode.change(toggle_mode, mode, [init_image, strength], api_visibility="private")
     load_lora_btn.click(load_lora, [lora_file, lora_name, model, custom_model, loras], [loras, lora_status],
-                        api_name="image_load_lora", concurrency_id="image")
-    unload_lora_btn.click(unload_loras, None, [loras, lora_status], api_name="image_unload_loras",
-                          concurrency_id="image")
+                        api_name="image_load_lora")
+    unload_lora_btn.click(unload_loras, None, [loras, lora_status], api_name="image_unload_loras")
     for control in (model, custom_model):
         control.change(model_card, [model, custom_model], card, api_visibility="private")
     return dict(prompt=prompt, gallery=gallery, status=status, model=model, generate=generate_btn, stop=stop_btn,

@@ -27,8 +27,15 @@ from studio.image.request import ImageRequest, LoraChoice
         ({"mode": "img2img", "init_image": "https://example.com/cat.png"}, "init_image", "never fetches"),
         ({"prompt": "x" * 5000}, "prompt", "under 2000"),
         ({"loras": (LoraChoice("a"), LoraChoice("a"))}, "loras", "once"),
-        ({"scheduler": "pndm", "mode": "img2img", "init_image": "x.png"}, "scheduler", "part-way"),
-        ({"scheduler": "pndm", "steps": 3}, "steps", "at least 4"),
+        ({"mode": "img2img", "init_image": "x.png", "steps": 3, "strength": 0.3}, "strength", "at least 4"),
+        ({"refiner": "second_pass", "steps": 3, "refiner_strength": 0.3}, "refiner_strength", "no denoising step"),
+        ({"guidance": float("nan")}, "guidance", "from 0"),
+        ({"guidance": float("inf")}, "guidance", "from 0"),
+        ({"strength": float("nan")}, "strength", "above 0"),
+        ({"refiner_fraction": float("nan")}, "refiner_fraction", "between 0 and 1"),
+        ({"refiner_strength": float("inf")}, "refiner_strength", "at most 1"),
+        ({"loras": (LoraChoice("a", float("nan")),)}, "scale of LoRA a", "from -4"),
+        ({"width": 24}, "width", "or 0 for the model's own size"),
         ({"refiner": "ensemble", "mode": "img2img", "init_image": "x.png"}, "refiner", "text-to-image"),
     ],
 )
@@ -57,3 +64,18 @@ def test_dict_round_trip_keeps_every_field():
     request = ImageRequest("a red circle", negative_prompt="blurry", width=128, steps=7, guidance=3.5,
                            scheduler="ddim", images=2, seed=5, loras=(LoraChoice("style", 0.7),), low_memory=True)
     assert ImageRequest.from_dict(request.to_dict()) == request
+
+
+def test_0_means_the_models_own_size_and_pndm_is_allowed_part_way():
+    request = ImageRequest("a", width=0, height=0, scheduler="pndm", mode="img2img", init_image="x.png", steps=2,
+                           strength=0.5)
+    assert (request.width, request.height) == (0, 0)
+
+
+def test_the_pixel_limit_names_itself():
+    from studio.errors import StudioError
+    from studio.image.request import check_pixels
+
+    check_pixels(1024, 1024, 1024 * 1024)
+    with pytest.raises(StudioError, match=r"1,048,576 pixels.*max_image_pixels.*STUDIO_MAX_IMAGE_PIXELS"):
+        check_pixels(1024, 1032, 1024 * 1024)
