@@ -1,5 +1,6 @@
-"""Does the studio's streaming slow fine-tuning down? Steps/s of a studio run (events, logs.jsonl, TensorBoard,
-a consumer drawing batches like the tab) over a bare `Trainer.train()` with the same model, data and arguments.
+"""Does the studio slow fine-tuning down? Steps/s of a studio run as the tab runs it (a job in a worker process
+of its own: events over a pipe, logs.jsonl, TensorBoard, a consumer drawing batches like the tab) over a bare
+`Trainer.train()` in this process with the same model, data and arguments.
 
     python benchmarks/finetune_overhead.py [--steps 200] [--repeats 4]
 
@@ -25,8 +26,9 @@ from studio.events import DoneEvent, ErrorEvent  # noqa: E402
 from studio.finetune.config import FinetuneConfig, TrainingSettings  # noqa: E402
 from studio.finetune.curriculum import load_stage_data, prepare  # noqa: E402
 from studio.finetune.lora import attach, load_base  # noqa: E402
-from studio.finetune.session import start_finetune  # noqa: E402
+from studio.finetune.requests import ModelScope, TrainRequest  # noqa: E402
 from studio.finetune.trainer import training_arguments  # noqa: E402
+from studio.jobs import JobRegistry  # noqa: E402
 from studio.settings import Settings  # noqa: E402
 
 
@@ -35,7 +37,7 @@ def bare(config: FinetuneConfig, settings: Settings, out: Path) -> float:
 
     from studio.finetune.format import PadCollator
 
-    model, tokenizer, device = load_base(config.model, config.method, settings)
+    model, tokenizer, device = load_base(config.model, config.method, settings, ModelScope())
     stage = prepare(config, load_stage_data(config), tokenizer)[0]
     model, _ = attach(model, config.method)
     args = training_arguments(config.training, out, device, "full", has_eval=False)
@@ -47,10 +49,10 @@ def bare(config: FinetuneConfig, settings: Settings, out: Path) -> float:
     return trainer.state.global_step / metrics["train_runtime"]
 
 
-def studio(config: FinetuneConfig, settings: Settings) -> float:
-    run, _ = start_finetune(config, settings)
-    for batch in run.batches(0.5):  # drained like the tab does
-        last = batch[-1]
+def studio(config: FinetuneConfig, registry: JobRegistry) -> float:
+    job = registry.submit("benchmark", "finetune", "studio.finetune.tasks:train", TrainRequest(config))
+    for batch in job.run.batches(0.5, heartbeat=1.0):  # drained like the tab's relay does
+        last = batch[-1] if batch else None
     if isinstance(last, ErrorEvent):
         raise SystemExit(last.message)
     assert isinstance(last, DoneEvent)
@@ -69,12 +71,14 @@ def main() -> None:
                                                       save_steps=10_000))
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(outputs_dir=Path(tmp), torch_threads=args.threads)
+        registry = JobRegistry(settings, mode="process")
         bare_rates, studio_rates = [], []
         for i in range(args.repeats):
             bare_rates.append(bare(config, settings, Path(tmp) / f"bare-{i}"))
-            studio_rates.append(studio(config, settings))
+            studio_rates.append(studio(config, registry))
             print(f"repeat {i + 1}: bare {bare_rates[-1]:.2f} steps/s · studio {studio_rates[-1]:.2f} steps/s",
                   flush=True)
+        registry.close()
     b, s = statistics.median(bare_rates), statistics.median(studio_rates)
     print(f"\n{'':8}{'steps/s':>10}\n{'bare':8}{b:>10.2f}\n{'studio':8}{s:>10.2f}")
     print(f"ratio studio/bare: {s / b:.3f} (target >= 0.95)")

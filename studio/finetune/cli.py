@@ -59,18 +59,15 @@ def build_config(args) -> FinetuneConfig:
 
 def run(args, settings) -> dict:
     from .runs import RunFolder, accelerate_files, merge_and_save
+    from .session import OPERATOR, resume_to_end, train_to_end
 
+    log = None if args.json else (lambda line: print(line, flush=True))
     if args.merge:
-        return {"merged": str(merge_and_save(RunFolder.find(settings.outputs_dir, args.merge), settings))}
+        return {"merged": str(merge_and_save(RunFolder.find(settings.outputs_dir, args.merge), settings, OPERATOR))}
     if args.export:
         return accelerate_files(RunFolder.find(settings.outputs_dir, args.export))
-    from .session import train_to_end
-
     if args.resume:
-        folder = RunFolder.find(settings.outputs_dir, args.resume)
-        config, resume = FinetuneConfig.from_dict(folder.read_json("config.json")), True
+        result = resume_to_end(args.resume, settings, on_log=log)
     else:
-        config, folder, resume = build_config(args), None, False
-    result = train_to_end(config, settings, folder=folder, resume=resume,
-                          on_log=None if args.json else lambda line: print(line, flush=True))
+        result = train_to_end(build_config(args), settings, on_log=log)
     return {k: v for k, v in vars(result).items()}

@@ -1,4 +1,4 @@
-"""Before/after answers: the same prompts, greedy, at a fixed seed, with the model before and after training."""
+"""Before/after answers: the same prompts, greedy, with the model before and after training."""
 
 from __future__ import annotations
 
@@ -6,8 +6,14 @@ COMPARE_PROMPTS = 3
 MAX_NEW_TOKENS = 24
 
 
-def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW_TOKENS, seed: int = 0) -> list[str]:
-    """Each prompt's greedy continuation (prompt tokens stripped by count, not by string prefix)."""
+def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = MAX_NEW_TOKENS,
+                   templated: set[str] | frozenset = frozenset()) -> list[str]:
+    """Each prompt's greedy continuation (prompt tokens stripped by count, not by string prefix).
+
+    Prompts in `templated` were rendered by the chat template and already hold their special tokens, so they are
+    tokenized without adding them again (as the Text tab does). Greedy decoding draws nothing at random, so no
+    seed (and no process-wide random state) is involved.
+    """
     import torch
 
     was_training = model.training
@@ -16,8 +22,7 @@ def greedy_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = M
     answers = []
     try:
         for prompt in prompts:
-            torch.manual_seed(seed)
-            inputs = tokenizer(prompt, return_tensors="pt").to(device)
+            inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=prompt not in templated).to(device)
             with torch.no_grad():
                 out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None

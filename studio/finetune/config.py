@@ -8,10 +8,11 @@ share: it round-trips through JSON (`to_dict` / `from_dict`), so Resume and the
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 
-from studio.errors import ConfigError
+from studio.errors import ConfigError, StudioError
 
 METHODS = ("lora", "qlora", "full")
 BIASES = ("none", "all", "lora_only")
@@ -22,9 +23,34 @@ QUANT_TYPES = ("nf4", "fp4")
 COMPUTE_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
+MAX_LEARNING_RATE = 10.0  # past every sane optimizer setting, but high enough to show a class what divergence is
+MAX_EPOCHS = 1000.0
+MAX_BATCH = 4096
+MAX_LENGTH = 1_000_000
+MAX_RANK = 4096
+
+
 def _check(ok: bool, name: str, value, expected: str) -> None:
     if not ok:
         raise ConfigError(name, value, expected)
+
+
+def _number(value, name: str, low: float, high: float, expected: str, low_open: bool = False) -> float:
+    """A finite float within [low, high] (or (low, high]), else a `ConfigError` naming the field."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, value, expected) from None
+    ok = math.isfinite(number) and (number > low if low_open else number >= low) and number <= high
+    _check(ok, name, value, expected)
+    return number
+
+
+def _whole(value, name: str, low: int, high: int) -> int:
+    """A whole number within [low, high] (inf, NaN and 2.5 are refused, not rounded)."""
+    number = _number(value, name, low, high, f"use a whole number from {low} to {high}")
+    _check(number == int(number), name, value, f"use a whole number from {low} to {high}")
+    return int(number)
 
 
 def slug(name: str) -> str:
@@ -50,14 +76,13 @@ class MethodSettings:
 
     def __post_init__(self):
         _check(self.method in METHODS, "method", self.method, f"choose one of {', '.join(METHODS)}")
-        _check(int(self.rank) >= 1, "rank", self.rank, "use a whole number of 1 or more")
-        _check(float(self.alpha) > 0, "alpha", self.alpha, "use a number above 0")
-        _check(0 <= float(self.dropout) < 1, "dropout", self.dropout, "use a rate from 0 up to (not including) 1")
+        self.rank = _whole(self.rank, "rank", 1, MAX_RANK)
+        self.alpha = _whole(self.alpha, "alpha", 1, 16 * MAX_RANK)
+        self.dropout = _number(self.dropout, "dropout", 0, 0.99, "use a rate from 0 up to 0.99")
         _check(self.bias in BIASES, "bias", self.bias, f"choose one of {', '.join(BIASES)}")
         _check(self.quant_type in QUANT_TYPES, "quant_type", self.quant_type, "choose nf4 or fp4")
         _check(self.compute_dtype in COMPUTE_DTYPES, "compute_dtype", self.compute_dtype,
                f"choose one of {', '.join(COMPUTE_DTYPES)}")
-        self.rank, self.alpha = int(self.rank), int(self.alpha)
         self.target_list()  # rejects a malformed list now, not after the model has loaded
 
     def target_list(self) -> str | list[str] | None:
@@ -94,26 +119,28 @@ class TrainingSettings:
     seed: int = 42
     validation_fraction: float = 0.1
     precision: str = "auto"  # auto picks bf16/fp16 where the device supports it, full otherwise
+    restore_best: bool = True  # end each stage with the weights of its lowest eval loss (when it has evaluations)
 
     def __post_init__(self):
-        _check(float(self.learning_rate) > 0, "learning_rate", self.learning_rate, "use a number above 0")
-        _check(float(self.epochs) > 0 or int(self.max_steps) > 0, "epochs", self.epochs,
-               "use a number above 0, or set max_steps")
-        for name in ("batch_size", "grad_accumulation", "max_length", "eval_steps", "logging_steps", "save_steps"):
-            value = getattr(self, name)
-            _check(int(value) >= 1, name, value, "use a whole number of 1 or more")
-            setattr(self, name, int(value))
-        for name in ("max_steps", "warmup_steps", "seed"):
-            value = getattr(self, name)
-            _check(int(value) >= 0, name, value, "use a whole number of 0 or more")
-            setattr(self, name, int(value))
+        self.learning_rate = _number(self.learning_rate, "learning_rate", 0, MAX_LEARNING_RATE,
+                                     f"use a number above 0, at most {MAX_LEARNING_RATE:g} (usual: 1e-4 to 3e-3)",
+                                     low_open=True)
+        self.epochs = _number(self.epochs, "epochs", 0, MAX_EPOCHS, f"use a number from 0 to {MAX_EPOCHS:g}")
+        self.max_steps = _whole(self.max_steps, "max_steps", 0, 10**9)
+        _check(self.epochs > 0 or self.max_steps > 0, "epochs", self.epochs, "use a number above 0, or set max_steps")
+        highs = {"batch_size": MAX_BATCH, "grad_accumulation": MAX_BATCH, "max_length": MAX_LENGTH,
+                 "eval_steps": 10**9, "logging_steps": 10**9, "save_steps": 10**9}
+        for name, high in highs.items():
+            setattr(self, name, _whole(getattr(self, name), name, 1, high))
+        self.warmup_steps = _whole(self.warmup_steps, "warmup_steps", 0, 10**9)
+        self.seed = _whole(self.seed, "seed", 0, 2**32 - 1)
         _check(self.scheduler in SCHEDULERS, "scheduler", self.scheduler, f"choose one of {', '.join(SCHEDULERS)}")
-        _check(float(self.weight_decay) >= 0, "weight_decay", self.weight_decay, "use 0 or more")
+        self.weight_decay = _number(self.weight_decay, "weight_decay", 0, 10, "use a number from 0 to 10")
         _check(self.overlong in OVERLONG, "overlong", self.overlong, "choose truncate or drop")
-        _check(0 <= float(self.validation_fraction) < 0.9, "validation_fraction", self.validation_fraction,
-               "use a fraction from 0 up to 0.9")
+        self.validation_fraction = _number(self.validation_fraction, "validation_fraction", 0, 0.89,
+                                           "use a fraction from 0 up to 0.89")
         _check(self.precision in PRECISIONS, "precision", self.precision, f"choose one of {', '.join(PRECISIONS)}")
-        self.learning_rate, self.epochs = float(self.learning_rate), float(self.epochs)
+        self.gradient_checkpointing, self.restore_best = bool(self.gradient_checkpointing), bool(self.restore_best)
 
 
 @dataclass
@@ -121,7 +148,7 @@ class Stage:
     """One curriculum stage: its own data and overrides; stages run from the lowest difficulty up."""
 
     name: str
-    data: str  # a bundled example set's name or a file path
+    data: str  # a bundled example set's name or the name of an uploaded file (the command line: any file path)
     difficulty: float = 0.0
     learning_rate: float | None = None
     epochs: float | None = None
@@ -132,11 +159,8 @@ class Stage:
     def __post_init__(self):
         _check(bool(str(self.name).strip()), "stage name", self.name, "give every stage a name")
         _check(bool(str(self.data).strip()), f"stage {self.name} data", self.data, "name a data file or example set")
-        self.difficulty = float(self.difficulty)
-
-    @property
-    def folder(self) -> str:
-        return slug(self.name)
+        self.difficulty = _number(self.difficulty, f"stage {self.name} difficulty", -1e9, 1e9, "use a finite number")
+        self.training(TrainingSettings())  # a bad override is refused now, named after its stage
 
     def training(self, base: TrainingSettings) -> TrainingSettings:
         """The run's training settings with this stage's overrides applied."""
@@ -144,7 +168,14 @@ class Stage:
                      if getattr(self, k) is not None}
         if "epochs" in overrides and "max_steps" not in overrides:
             overrides["max_steps"] = 0  # a stage that says epochs means epochs
-        return dataclasses.replace(base, **overrides)
+        try:
+            return dataclasses.replace(base, **overrides)
+        except ConfigError as err:
+            raise StudioError(f"stage {self.name}: {err}") from None
+
+    @property
+    def folder(self) -> str:
+        return slug(self.name)
 
 
 @dataclass
@@ -155,7 +186,7 @@ class FinetuneConfig:
     training: TrainingSettings = field(default_factory=TrainingSettings)
     stages: list[Stage] = field(default_factory=list)  # a curriculum; empty means one stage on `data`
     compare_prompts: list[str] = field(default_factory=list)  # before/after prompts; empty takes validation prompts
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # kept so old config.json files read; ignored: remote code is the operator's call
 
     def __post_init__(self):
         names = [s.folder for s in self.stages]

@@ -56,27 +56,49 @@ class DataSet:
     rows: list[Row]
 
 
-def data_path(name_or_path: str) -> Path:
-    """A bundled example set's file, or the path the user gave; says clearly when neither exists."""
-    name = str(name_or_path).strip()
+def not_offered(name: str, field: str, uploads) -> StudioError:
+    """The same sentence whether or not a server file of that name exists: a visitor learns nothing of the disk."""
+    sets = ", ".join(EXAMPLE_SETS)
+    mine = ", ".join(sorted(uploads)) or "none in this request"
+    return StudioError(f"{field}: {name!r} is neither an example set ({sets}) nor a file you uploaded ({mine}). "
+                       "Upload the file and name it here; files on the server cannot be named.")
+
+
+def data_source(name: str, uploads: dict[str, str] | None = None, any_path: bool = False,
+                field: str = "data") -> tuple[Path, str]:
+    """(file to read, name for messages) for what a run's `data` (or a stage's) says.
+
+    A visitor's text names a bundled example set or one of the files they uploaded (`uploads` maps the
+    name they know to the uploaded copy); only the command line (`any_path`) may name a file on the disk.
+    """
+    name = str(name).strip()
+    uploads = uploads or {}
     if name in EXAMPLE_SETS:
-        return EXAMPLES_DIR / EXAMPLE_SETS[name][0]
+        return EXAMPLES_DIR / EXAMPLE_SETS[name][0], name
+    if name in uploads:
+        return Path(uploads[name]), name
+    if not any_path:
+        raise not_offered(name, field, uploads)
     path = Path(name).expanduser()
     if not path.is_file():
-        sets = ", ".join(EXAMPLE_SETS)
         raise StudioError(f"No data file {name}: give a .jsonl, .json, .csv or .txt file, or one of the example "
-                          f"sets ({sets}).")
-    return path
+                          f"sets ({', '.join(EXAMPLE_SETS)}).")
+    return path, path.name
 
 
-def load_data(name_or_path: str, display_name: str | None = None) -> DataSet:
-    """Read and check a data file; `display_name` is what messages call it (an upload's original name)."""
-    path = data_path(name_or_path)
-    name = display_name or (str(name_or_path) if str(name_or_path) in EXAMPLE_SETS else path.name)
-    rows = read_rows(path, name)
-    shape = detect_shape(rows, name)
-    check_rows(rows, shape, name)
-    return DataSet(name, shape, rows)
+def load_data(name: str, uploads: dict[str, str] | None = None, any_path: bool = False,
+              field: str = "data") -> DataSet:
+    """Read and check one data source (see `data_source`); messages call it by the name the user knows."""
+    path, display = data_source(name, uploads, any_path, field)
+    rows = read_rows(path, display)
+    shape = detect_shape(rows, display)
+    check_rows(rows, shape, display)
+    return DataSet(display, shape, rows)
+
+
+def held_out(rows: int, fraction: float) -> int:
+    """How many of `rows` the validation split holds (at least one when asked for any)."""
+    return min(max(1, round(rows * fraction)), rows - 1) if fraction > 0 and rows > 1 else 0
 
 
 # ---- reading, one function per file kind ------------------------------------------------------
@@ -245,5 +267,5 @@ def split_rows(rows: list[Row], fraction: float, seed: int) -> tuple[list[Row], 
     """Shuffle with `seed` and hold out `fraction` for validation (at least one row when asked for any)."""
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
-    held = min(max(1, round(len(rows) * fraction)), len(rows) - 1) if fraction > 0 and len(rows) > 1 else 0
+    held = held_out(len(rows), fraction)
     return [rows[i] for i in order[held:]], [rows[i] for i in order[:held]]

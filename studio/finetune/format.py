@@ -5,6 +5,12 @@ everything but the assistant's turns) get the label -100, so the loss covers
 only the answers. Segments are tokenized one by one, so the boundary between
 prompt and answer falls exactly where it falls at generation time, when the
 prompt is tokenized on its own.
+
+A rendered chat template already holds the model's start token where the
+model wants one (Llama, Mistral and Gemma templates begin with `{{ bos_token }}`),
+so chats are tokenized without adding special tokens again, exactly as the
+Text tab tokenizes a chat it generates from; plain text gets the tokenizer's
+own special tokens once, at the start.
 """
 
 from __future__ import annotations
@@ -49,6 +55,28 @@ def segments(values: dict, shape: str, tokenizer) -> list[tuple[str, bool]]:
     return chat_segments(values["messages"], tokenizer)
 
 
+def check_chat(data: DataSet, tokenizer, model: str) -> None:
+    """Render every chat of `data` with the model's template now, before any weights load, and say in one
+    sentence what cannot work and what to do instead (no template; a template that refuses system turns)."""
+    if data.shape != "messages":
+        return
+    if not getattr(tokenizer, "chat_template", None):
+        raise StudioError(f"{model} has no chat template, so the chat messages in {data.name} cannot be rendered: "
+                          "use prompt/response rows with this model, or pick a model that has a chat template.")
+    for row in data.rows:
+        turns = row.values["messages"]
+        try:
+            tokenizer.apply_chat_template(turns, tokenize=False)
+        except Exception as err:  # templates refuse with jinja's TemplateError and their own words
+            reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
+            if any(turn["role"] == "system" for turn in turns):
+                raise StudioError(f"{data.name} {row.where} has a system turn, and {model}'s chat template does not "
+                                  f"accept one ({reason}): fold the system text into the first user turn, or pick a "
+                                  "model whose template has a system role.") from None
+            raise StudioError(f"{model}'s chat template cannot render {data.name} {row.where} ({reason}): "
+                              "make the turns alternate user, assistant, user, ...") from None
+
+
 def chat_segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
     """The rendered chat, split so that each assistant turn (and only it) is learned."""
     if not getattr(tokenizer, "chat_template", None):
@@ -72,10 +100,15 @@ def chat_segments(messages: list[dict], tokenizer) -> list[tuple[str, bool]]:
     return [(text, learn) for text, learn in parts if text]
 
 
+def templated(shape: str) -> bool:
+    """True when the text of this shape comes from the chat template, special tokens included."""
+    return shape == "messages"
+
+
 def encode(values: dict, shape: str, tokenizer) -> tuple[list[int], list[int]]:
     ids, labels = [], []
     for number, (text, learn) in enumerate(segments(values, shape, tokenizer)):
-        piece = tokenizer(text, add_special_tokens=number == 0)["input_ids"]
+        piece = tokenizer(text, add_special_tokens=number == 0 and not templated(shape))["input_ids"]
         ids += piece
         labels += piece if learn else [IGNORE] * len(piece)
     if shape != "messages" and tokenizer.eos_token_id is not None:  # teach it to stop after the answer
@@ -113,7 +146,9 @@ def length_note(data: DataSet, part: str, result: Tokenized, max_length: int, ov
 
 
 def generation_prompt(values: dict, shape: str, tokenizer) -> tuple[str, str]:
-    """The prompt a model gets for a before/after comparison, and the answer the data expects."""
+    """The prompt a model gets for a before/after comparison, and the answer the data expects.
+
+    A chat prompt is rendered by the template (special tokens included: tokenize it with `templated`)."""
     if shape == "pairs":
         return values["prompt"], values["response"]
     if shape == "instruction":

@@ -1,19 +1,26 @@
-"""Run folders under `outputs/finetune/`: what each file is, which runs exist, and what to do with a result.
+"""Run folders under `<owner's outputs>/finetune/`: what each file is, which runs exist, what to do with a result.
+
+Every function takes the owner's outputs folder (a job's `run.settings.outputs_dir`, the page's
+`studio.settings_for(request).outputs_dir`), so a visitor sees, resumes and merges only their own runs:
+another visitor's run name is answered exactly like a made-up one.
 
 ```
-outputs/finetune/<run>/
+<outputs>/finetune/<run>/
   config.json          the FinetuneConfig (Resume and the accelerate export rebuild the run from it)
+  uploads.json         uploaded data files by the name the run uses, copied into data/ (Resume reads them there)
   logs.jsonl           every Trainer log line, steps counted across stages
   tensorboard/         the same numbers for `tensorboard --logdir outputs/finetune`
   checkpoints/<stage>/ Trainer checkpoints (Stop always leaves one)
   stages/<stage>/      the weights at the end of each curriculum stage, named after the stage
   final/               the adapter (or, for full fine-tuning, the model) with its tokenizer
   state.json           present while the run is stopped: where it stopped
+  failed.json          present when the run failed (e.g. the loss diverged): why; it cannot be resumed
   record.json          written last: only a finished run has one
 ```
 A folder without record.json is never shown as finished: a crash or a Stop
-mid-way leaves it "stopped" or "incomplete", and `final/` appears by rename only
-when complete. This module imports no torch at import time (the UI lists runs).
+mid-way leaves it "stopped" or "incomplete", a divergence "failed", and `final/`
+appears by rename only when complete. A run that fails before its first step
+leaves no folder at all. This module imports no torch at import time (the UI lists runs).
 """
 
 from __future__ import annotations
@@ -44,10 +51,13 @@ class RunFolder:
 
     @classmethod
     def find(cls, outputs_dir: Path, name: str) -> RunFolder:
+        """One of the owner's runs; any other name (another owner's run, a path) gets the same answer."""
         name = (name or "").strip()
+        if not name:
+            raise StudioError("Pick a run first (the Runs list shows yours).")
         path = runs_dir(outputs_dir) / name
-        if not name or "/" in name or name.startswith(".") or not (path / "config.json").is_file():
-            raise StudioError(f"There is no fine-tune run {name!r} under {runs_dir(outputs_dir)}.")
+        if "/" in name or "\\" in name or name.startswith(".") or not (path / "config.json").is_file():
+            raise StudioError(f"There is no fine-tune run {name!r} among your runs. Pick one from the Runs list.")
         return cls(path)
 
     @property
@@ -75,9 +85,17 @@ class RunFolder:
     def status(self) -> str:
         if (self.path / "record.json").is_file():
             return "finished"
+        if (self.path / "failed.json").is_file():
+            return "failed"
         if (self.path / "state.json").is_file():
             return "stopped"
         return "incomplete"
+
+    def uploads(self) -> dict[str, str]:
+        """The run's uploaded data files, by the name its config uses, as paths inside this folder."""
+        saved = self.read_json("uploads.json") or {}
+        return {name: str(self.path / relative) for name, relative in saved.items()
+                if (self.path / relative).resolve().is_relative_to(self.path.resolve())}
 
     def latest_checkpoint(self, stage: str) -> Path | None:
         """The highest-numbered complete checkpoint of a stage (one the Trainer finished writing)."""
@@ -165,26 +183,32 @@ def publish(tmp: Path, target: Path) -> Path:
     return target
 
 
-def merge_and_save(folder: RunFolder, settings) -> Path:
-    """Fold the LoRA weights into the base model and save a plain model to `<run>/merged/`."""
+def merge_and_save(folder: RunFolder, settings, scope=None) -> Path:
+    """Fold the LoRA weights into the base model and save a plain model to `<run>/merged/`.
+
+    The base loads through the loader and its checks (`lora.load_base`), named as the run named it and within
+    the same `scope` (a ModelScope: the visitor's reach, or any path for the command line), never from the
+    path an adapter file claims. It loads in full precision even for QLoRA: merging into 4-bit weights would
+    round the update away.
+    """
     if folder.status != "finished":
         raise StudioError(f"Run {folder.name} is {folder.status}: finish it (Resume) before merging.")
     config = folder.read_json("config.json")
     if (config.get("method") or {}).get("method") == "full":
         raise StudioError(f"Run {folder.name} trained every weight: its final/ folder is already a full model.")
-    import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .config import MethodSettings
+    from .lora import load_base
+    from .requests import ModelScope
 
     adapter = folder.final
-    base_path = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
-    # Merging into 4-bit weights would round the update away: always merge into a full-precision base.
-    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32, token=settings.hf_token)
+    base, tokenizer, _ = load_base(config["model"], MethodSettings(method="lora"), settings, scope or ModelScope())
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     tmp = folder.path / "merged.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
     return publish(tmp, folder.path / "merged")
 
 

@@ -1,49 +1,33 @@
-"""Starting a fine-tune: a run folder with its config, and the training on the event stream.
+"""Fine-tuning from the command line: the same tasks as the tab, in this process, on a thread.
 
-The tab and the command line both start runs here, so a run started in one
-can be resumed from the other.
+A person at a terminal is the operator: they may name any data file or model folder, and the
+per-visitor bounds (steps, wall time) do not apply. Ctrl-C stops the run with a checkpoint, like the
+tab's Stop.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
-from studio.events import DoneEvent, ErrorEvent, LogEvent, Run, start_run
 from studio.errors import StudioError
+from studio.events import DoneEvent, ErrorEvent, LogEvent
 
 from .config import FinetuneConfig
-from .runs import RunFolder
+from .requests import ModelScope, RunRequest, TrainRequest
+
+OPERATOR = ModelScope(any_path=True)
 
 
-def start_finetune(config: FinetuneConfig, settings, folder: RunFolder | None = None, resume: bool = False,
-                   uploads: dict[str, str] | None = None) -> tuple[Run, RunFolder]:
-    """Check the data, make (or reuse) the run folder, and train on a worker thread."""
-    from .curriculum import load_stage_data, run_finetune
+def run_to_end(task: str, payload, settings, on_log: Callable[[str], None] | None = None):
+    """Run `studio.finetune.tasks:<task>` on a thread and return its result (a `StudioError` when it fails)."""
+    from studio.jobs import JobRegistry
 
-    if resume:
-        if folder is None:
-            raise StudioError("Pick a run to resume.")
-        if folder.status == "finished":
-            raise StudioError(f"Run {folder.name} has finished already; start a new run to train more.")
-    load_stage_data(config, uploads)  # bad data is reported before a folder that looks like a run exists
-    if folder is None:
-        folder = RunFolder.create(settings.outputs_dir)
-        folder.write_json("config.json", config.to_dict())
-        if uploads:
-            folder.write_json("uploads.json", uploads)
-    elif uploads is None:
-        uploads = folder.read_json("uploads.json")
-    run = start_run(lambda r: run_finetune(config, r, folder, settings, resume=resume, uploads=uploads),
-                    name="finetune")
-    return run, folder
-
-
-def train_to_end(config: FinetuneConfig, settings, folder: RunFolder | None = None, resume: bool = False,
-                 on_log: Callable[[str], None] | None = None):
-    """Train in the foreground (command line); returns the `FinetuneResult`."""
-    run, folder = start_finetune(config, settings, folder, resume)
+    settings = dataclasses.replace(settings, max_job_minutes=0, max_finetune_steps=0)
+    registry = JobRegistry(settings, mode="thread")
+    job = registry.submit("cli", "finetune", f"studio.finetune.tasks:{task}", payload)
     try:
-        for event in run:
+        for event in job.run:
             if isinstance(event, LogEvent) and on_log:
                 on_log(event.message)
             elif isinstance(event, ErrorEvent):
@@ -51,7 +35,20 @@ def train_to_end(config: FinetuneConfig, settings, folder: RunFolder | None = No
             elif isinstance(event, DoneEvent):
                 return event.result
     except KeyboardInterrupt:
-        run.request_stop()  # Ctrl-C saves a checkpoint, like the tab's Stop
-        run.join()
+        registry.stop(job)  # Ctrl-C saves a checkpoint, like the tab's Stop
+        for event in job.run:
+            if isinstance(event, (DoneEvent, ErrorEvent)):
+                break
         raise
+    finally:
+        registry.close()
     raise StudioError("The training ended without a result.")
+
+
+def train_to_end(config: FinetuneConfig, settings, on_log: Callable[[str], None] | None = None):
+    """Train a new run in the foreground; returns the `FinetuneResult`."""
+    return run_to_end("train", TrainRequest(config, scope=OPERATOR), settings, on_log)
+
+
+def resume_to_end(run: str, settings, on_log: Callable[[str], None] | None = None):
+    return run_to_end("resume", RunRequest(run, OPERATOR), settings, on_log)

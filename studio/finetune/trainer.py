@@ -4,6 +4,10 @@
 in the run's logs.jsonl and TensorBoard), evaluations become `EvalEvent`s,
 every optimizer step a `StepEvent`, and the run's stop flag becomes
 `control.should_training_stop` plus a checkpoint, so Resume can go on from it.
+The same callback ends a stage when the loss stops being a number (diverged:
+no checkpoint, the run fails), when the job's wall-time limit is near (a
+checkpoint, like Stop), and keeps the weights of the lowest eval loss so the
+stage can end with them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from studio.events import EvalEvent, LogEvent, Run, StepEvent
 
 from .config import TrainingSettings
 from .format import PadCollator
+from .limits import planned_steps  # noqa: F401  (re-exported: older callers import it from here)
 
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss")
 
@@ -49,32 +54,79 @@ class RunLog:
             self._tb.close()
 
 
-class EventsCallback(TrainerCallback):
-    """Trainer hooks -> studio events; `offset` and `later_steps` place a stage inside the whole run."""
+class BestWeights:
+    """A CPU copy of the trainable weights at the lowest eval loss seen (adapters are small; a full fine-tune is
+    limited to small models), so a stage can end with its best weights instead of its last."""
 
-    def __init__(self, run: Run, log: RunLog | None, stage: str, offset: int = 0, later_steps: int = 0):
+    def __init__(self):
+        self.loss = math.inf
+        self.step: int | None = None
+        self._weights: dict | None = None
+
+    def offer(self, model, step: int, loss: float) -> None:
+        if math.isfinite(loss) and loss < self.loss:
+            self.loss, self.step = loss, step
+            self._weights = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters()
+                             if p.requires_grad}
+
+    def restore(self, model) -> None:
+        import torch
+
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if self._weights and name in self._weights:
+                    param.copy_(self._weights[name].to(param.device))
+
+
+class EventsCallback(TrainerCallback):
+    """Trainer hooks -> studio events; `offset` and `later_steps` place a stage inside the whole run.
+
+    `deadline` (time.monotonic) ends the stage with a checkpoint, as Stop does, before the job's wall-time limit.
+    """
+
+    def __init__(self, run: Run, log: RunLog | None, stage: str, offset: int = 0, later_steps: int = 0,
+                 deadline: float | None = None):
         self.run, self.log, self.stage = run, log, stage
         self.offset, self.later_steps = offset, later_steps
+        self.deadline = deadline
         self.loss: float = math.nan
         self.learning_rate: float | None = None
         self.stopped = False
+        self.time_limited = False
+        self.diverged_at: int | None = None  # run step where the loss stopped being a finite number
+        self.best = BestWeights()
+        self.last_eval: tuple[int, float] | None = None  # (run step, eval loss) of the latest evaluation
 
     def on_step_end(self, args, state, control, **kwargs):
         total = self.offset + state.max_steps + self.later_steps
         self.run.emit(StepEvent(self.offset + state.global_step, total, float(state.epoch or 0), self.loss,
                                 self.learning_rate))
-        if self.run.should_stop:
+        late = self.deadline is not None and time.monotonic() >= self.deadline
+        if (self.run.should_stop or late) and self.diverged_at is None:
             self.stopped = True
+            self.time_limited = late and not self.run.should_stop
+            if self.time_limited and hasattr(self.run, "request_stop"):
+                self.run.request_stop()  # the job ends as stopped, as when the registry stops it at the limit
             control.should_training_stop = True
             control.should_save = True  # the checkpoint Resume continues from
         return control
+
+    def _diverge(self, step: int, control) -> None:
+        if self.diverged_at is None:
+            self.diverged_at = step
+        control.should_training_stop = True
+        control.should_save = False  # weights full of NaN are not worth resuming from
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         values = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         step = self.offset + state.global_step
         if self.log is not None:
-            self.log.write(step, self.stage, values)
-        if "loss" in values:
+            self.log.write(step, self.stage, {k: v for k, v in values.items() if math.isfinite(v)})
+        if not all(math.isfinite(values[k]) for k in ("loss", "grad_norm") if k in values):
+            self._diverge(step, control)
+            self.run.emit(LogEvent(step, f"[{self.stage}] step {step}: the loss is no longer a number (loss "
+                                         f"{values.get('loss')}, gradient norm {values.get('grad_norm')})", {}))
+        elif "loss" in values:
             self.loss, self.learning_rate = values["loss"], values.get("learning_rate")
             lr = f" · lr {self.learning_rate:.2e}" if self.learning_rate is not None else ""
             self.run.emit(LogEvent(step, f"[{self.stage}] step {step}: loss {self.loss:.4f}{lr}", values))
@@ -82,22 +134,21 @@ class EventsCallback(TrainerCallback):
             summary = {k: values[k] for k in SUMMARY_KEYS if k in values}
             self.run.emit(LogEvent(step, f"[{self.stage}] trained {state.global_step} steps in "
                                          f"{values['train_runtime']:.1f}s", summary))
+        return control
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         metrics = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, (int, float))}
         step = self.offset + state.global_step
         self.run.emit(EvalEvent(step, float(state.epoch or 0), metrics))
         if "eval_loss" in metrics:
+            if not math.isfinite(metrics["eval_loss"]):
+                self._diverge(step, control)
+                return control
+            self.last_eval = (step, metrics["eval_loss"])
+            if state.global_step > 0 and kwargs.get("model") is not None:  # not the evaluation before training
+                self.best.offer(kwargs["model"], step, metrics["eval_loss"])
             self.run.emit(LogEvent(step, f"[{self.stage}] step {step}: eval loss {metrics['eval_loss']:.4f}", {}))
-
-
-def planned_steps(rows: int, training: TrainingSettings) -> int:
-    """Optimizer steps the Trainer will take for `rows` training rows (as it counts them)."""
-    if training.max_steps > 0:
-        return training.max_steps
-    batches = math.ceil(rows / training.batch_size)
-    per_epoch = max(batches // training.grad_accumulation + int(batches % training.grad_accumulation > 0), 1)
-    return math.ceil(per_epoch * training.epochs)
+        return control
 
 
 def optimizer_name(device: str, quantized: bool) -> str:
@@ -139,6 +190,7 @@ def training_arguments(training: TrainingSettings, output_dir: Path, device: str
         optim=optim,
         report_to="none",  # TensorBoard is written by RunLog, with steps that continue across stages
         disable_tqdm=True,
+        logging_nan_inf_filter=False,  # a NaN loss must reach the callback (the filter logs 0.0 in its place)
         remove_unused_columns=False,
         dataloader_num_workers=0,
     )
@@ -149,14 +201,20 @@ class StageOutcome:
     steps: int  # this stage's own optimizer steps
     stopped: bool
     train_loss: float | None
+    diverged_at: int | None = None  # run step where the loss became NaN/inf
+    time_limited: bool = False  # stopped by the wall-time limit rather than by Stop
+    restored: tuple[int, float] | None = None  # (run step, eval loss) of the best weights, when they were restored
+    eval_loss: float | None = None  # eval loss of the weights the stage ends with
 
 
 def train_stage(model, tokenizer, train_rows: list[dict], eval_rows: list[dict], args, callback: EventsCallback,
-                resume_from: str | None = None, eval_first: bool = False) -> StageOutcome:
+                resume_from: str | None = None, eval_first: bool = False, restore_best: bool = True) -> StageOutcome:
     """Train one stage; with `resume_from`, continue that checkpoint's steps, optimizer and schedule.
 
     `eval_first` evaluates before the first step, so the plot (and the measured
-    improvement) starts from the model as it was.
+    improvement) starts from the model as it was. A stage that ends normally is
+    evaluated at its last step too (unless that step was just evaluated), and with
+    `restore_best` it ends with the weights of its lowest eval loss.
     """
     from transformers import PrinterCallback, ProgressCallback, Trainer
 
@@ -168,4 +226,20 @@ def train_stage(model, tokenizer, train_rows: list[dict], eval_rows: list[dict],
     if eval_first and eval_rows and resume_from is None:
         trainer.evaluate()
     output = trainer.train(resume_from_checkpoint=resume_from)
-    return StageOutcome(trainer.state.global_step, callback.stopped, output.metrics.get("train_loss"))
+    step = trainer.state.global_step
+    outcome = dict(steps=step, stopped=callback.stopped, train_loss=output.metrics.get("train_loss"),
+                   diverged_at=callback.diverged_at, time_limited=callback.time_limited)
+    if callback.stopped or callback.diverged_at is not None or not eval_rows:
+        return StageOutcome(**outcome)
+    last = callback.offset + step
+    final_loss = callback.last_eval[1] if callback.last_eval and callback.last_eval[0] == last else None
+    if final_loss is None:  # the last step was not evaluated: do it now, so "best" compares with the end
+        final_loss = trainer.evaluate().get("eval_loss")
+        if callback.diverged_at is not None:
+            return StageOutcome(**(outcome | dict(diverged_at=callback.diverged_at)))
+    best = callback.best
+    if restore_best and best.step is not None and best.step != last and final_loss is not None \
+            and best.loss < final_loss:
+        best.restore(model)
+        return StageOutcome(**outcome, restored=(best.step, best.loss), eval_loss=best.loss)
+    return StageOutcome(**outcome, eval_loss=final_loss)

@@ -1,10 +1,12 @@
 """The Fine-tune tab: data, method and training settings in; a live loss plot, a log and results out.
 
-Thin by design: the form becomes a `FinetuneConfig` (`studio.finetune.form`), the
-engine trains on the event stream, and each batch of events becomes a progress
-line, plot and log update. Training and Resume share one concurrency id, so one
-training runs at a time and the next waits in the queue with its position shown.
-Nothing heavy is imported until a handler runs.
+Thin by design: the form becomes a `FinetuneConfig` (`studio.finetune.form`) and is
+checked here at once (fields, uploads, data, the step limit); training is a job in a
+worker process of its own (`studio.finetune.tasks:train`), and `FinetuneView` turns
+its events into a progress line, plots and a log. Everything a visitor sees or acts
+on (runs, resume, merge, export, compare) is inside their own outputs folder. A
+training keeps going when its page goes away: a reload re-attaches to it, and only
+Stop (the visitor's own) ends it. No torch here: Check and merge are short jobs too.
 """
 
 from __future__ import annotations
@@ -14,17 +16,31 @@ import time
 import gradio as gr
 import pandas as pd
 
+from studio.errors import StudioError
+from studio.events import DoneEvent, EvalEvent, LogEvent, ProgressEvent, StepEvent
 from studio.finetune.config import BIASES, METHODS, OVERLONG, PRECISIONS, QUANT_TYPES, SCHEDULERS
+from studio.finetune.curriculum import load_stage_data
 from studio.finetune.data import EXAMPLE_SETS
 from studio.finetune.form import FORM_FIELDS, defaults, parse_form
-from studio.finetune.runs import RunFolder, curve_rows, list_runs, stage_starts
+from studio.finetune.limits import check_steps
+from studio.finetune.requests import ModelScope, RunOpened, RunRequest, TrainRequest
+from studio.finetune.runs import RunFolder, curve_rows, list_runs, runs_dir, stage_starts
 from studio.registry import presets
-from studio.settings import Settings
 
-from .common import form_handler, session_key, user_errors
+from .common import form_handler, user_errors
+from .context import Studio
+from .relay import JobView, relay, waiting_text
 
+KIND = "finetune"
+SHORT_KIND = "text"  # Check and merge: short jobs on the warm text workers, never queued behind a training
 UI_REFRESH_SECONDS = 0.5
+WARMUP_STEPS = 3  # steps before the step time is measured (the first ones include the first evaluation)
 RUN_COLUMNS = ["run", "status", "model", "method", "data", "steps", "eval loss"]
+OUTPUTS = 8  # status, loss plot, lr plot, log, result, comparison, runs table, run picker
+
+
+def frame(rows: list[dict]) -> pd.DataFrame | None:
+    return pd.DataFrame(rows).astype({"step": "float64", "value": "float64"}) if rows else None
 
 
 def loss_frame(logs: list[dict]) -> pd.DataFrame | None:
@@ -38,28 +54,186 @@ def loss_frame(logs: list[dict]) -> pd.DataFrame | None:
         for step, stage in starts:
             rows += [{"step": step, "value": 0.0, "series": f"stage: {stage}"},
                      {"step": step, "value": top, "series": f"stage: {stage}"}]
-    return pd.DataFrame(rows).astype({"step": "float64", "value": "float64"})
+    return frame(rows)
 
 
 def lr_frame(logs: list[dict]) -> pd.DataFrame | None:
-    rows = [r for r in curve_rows(logs) if r["series"] == "learning rate"]
-    return pd.DataFrame(rows).astype({"step": "float64", "value": "float64"}) if rows else None
+    return frame([r for r in curve_rows(logs) if r["series"] == "learning rate"])
 
 
-def progress_line(step: int, total: int, started: float, first_step: int) -> str:
-    elapsed = time.monotonic() - started
-    rate = (step - first_step) / elapsed if elapsed > 0 and step > first_step else 0.0
-    eta = f"ETA {(total - step) / rate:.0f}s" if rate > 0 and total else "ETA …"
+class StepClock:
+    """Steps per second measured from the step after a short warm-up (loading, the first evaluation and the
+    first steps are slower and would make the ETA wrong for the whole run)."""
+
+    def __init__(self, warmup: int = WARMUP_STEPS):
+        self.warmup = warmup
+        self.first: int | None = None
+        self.mark: tuple[int, float] | None = None
+        self.last: tuple[int, float] | None = None
+
+    def tick(self, step: int, now: float) -> None:
+        if self.first is None:
+            self.first = step
+        if self.mark is None and step >= self.first + self.warmup:
+            self.mark = (step, now)
+        self.last = (step, now)
+
+    def rate(self) -> float:
+        if self.mark is None or self.last is None or self.last[0] <= self.mark[0] or self.last[1] <= self.mark[1]:
+            return 0.0
+        return (self.last[0] - self.mark[0]) / (self.last[1] - self.mark[1])
+
+    def eta(self, step: int, total: int) -> float | None:
+        rate = self.rate()
+        return (total - step) / rate if rate > 0 and total else None
+
+
+def progress_line(step: int, total: int, clock: StepClock, limit_s: float = 0.0) -> str:
+    rate, eta = clock.rate(), clock.eta(step, total)
+    when = f"ETA {eta:.0f}s" if eta is not None else f"ETA after {WARMUP_STEPS} steps"
+    if eta is not None and limit_s and eta > limit_s:
+        when += f" (past the {limit_s / 60:g}-minute limit a job: it will stop there with a checkpoint)"
     bar = "█" * int(20 * step / max(total, 1))
-    return f"`{bar:<20}` step **{step}/{total}** · {rate:.2f} steps/s · {eta}"
+    return f"`{bar:<20}` step **{step}/{total}** · {rate:.2f} steps/s · {when}"
 
 
-def runs_table(settings: Settings) -> pd.DataFrame:
-    return pd.DataFrame(list_runs(settings.outputs_dir), columns=RUN_COLUMNS)
+def runs_table(outputs_dir) -> pd.DataFrame:
+    return pd.DataFrame(list_runs(outputs_dir), columns=RUN_COLUMNS)
 
 
-def create_finetune_tab(demo: gr.Blocks, settings: Settings) -> dict:
-    runs: dict = {}  # session -> Run: a Stop stops only its owner's training
+def run_choices(outputs_dir, selected: str | None = None):
+    names = [r["run"] for r in list_runs(outputs_dir)]
+    return gr.update(choices=names, value=selected if selected in names else (names[0] if names else None))
+
+
+def finished_text(res) -> tuple[str, str]:
+    """(status line, result note) for a `FinetuneResult`."""
+    loss = ""
+    if res.first_eval_loss and res.last_eval_loss:
+        drop = 100 * (1 - res.last_eval_loss / res.first_eval_loss)
+        loss = f" · eval loss {res.first_eval_loss:.3f} → **{res.last_eval_loss:.3f}** ({drop:.0f}% lower)"
+    state = "Stopped" if res.stopped else "Done"
+    status = f"**{state}** at step {res.steps} in {res.seconds:.0f}s{loss} · {res.trainable}"
+    if res.stopped and not res.run:
+        return status, "Stopped before training began; nothing was saved."
+    if res.stopped:
+        return status, (res.stop_reason or "Stopped: a checkpoint was saved; pick the run and press **Resume** to "
+                        "continue.")
+    best = f" It ends with the weights of {res.restored}, its lowest eval loss." if res.restored else ""
+    return status, (f"Saved as run **{res.run}**. It is in the **Text** tab's model list (base model plus "
+                    f"adapter).{best}")
+
+
+class FinetuneView(JobView):
+    """A training job's events as updates of the 8 outputs: progress every refresh, plots from the run's own
+    logs.jsonl (so a re-attached page draws the whole run, and the plot shows exactly what was saved)."""
+
+    outputs = OUTPUTS
+
+    def __init__(self, outputs_dir, run: str | None = None, limit_s: float = 0.0, lines: list[str] | None = None):
+        self.outputs_dir = outputs_dir
+        self.folder = RunFolder(runs_dir(outputs_dir) / run) if run else None
+        self.limit_s = limit_s
+        self.lines = list(lines or [])
+        self.step = self.total = 0
+        self.clock = StepClock()
+        self.status = "Checking the data and loading the model…"
+        self.find_run = None  # re-attached to a new run: how to find its folder once it exists
+
+    def _look_for_run(self) -> bool:
+        if self.folder is None and self.find_run is not None:
+            self.folder = self.find_run()
+            return self.folder is not None
+        return False
+
+    def waiting(self, position: int, kind: str) -> tuple:
+        return (waiting_text(position, kind), *self.skip()[1:])
+
+    def plots(self) -> tuple:
+        logs = self.folder.logs() if self.folder else []
+        return loss_frame(logs), lr_frame(logs)
+
+    def update(self, events: list) -> tuple | None:
+        opened = redraw = self._look_for_run()
+        now = time.monotonic()
+        for event in events:
+            if isinstance(event, StepEvent):
+                self.step, self.total = event.step, event.total_steps
+                self.clock.tick(event.step, now)
+            elif isinstance(event, LogEvent):
+                self.lines.append(event.message)
+                redraw = True
+            elif isinstance(event, EvalEvent):
+                redraw = True
+            elif isinstance(event, ProgressEvent):
+                if isinstance(event.preview, RunOpened):
+                    self.folder = RunFolder(runs_dir(self.outputs_dir) / event.preview.name)
+                    opened = redraw = True
+                self.total = self.total or event.total
+                if event.message:
+                    self.lines.append(event.message)
+                    self.status = event.message
+        name = f"**{self.folder.name}** · " if self.folder else ""
+        if self.step or self.folder:
+            self.status = name + progress_line(self.step, self.total, self.clock, self.limit_s)
+        loss, lr = self.plots() if redraw else (gr.skip(), gr.skip())
+        runs = (runs_table(self.outputs_dir), run_choices(self.outputs_dir, self.folder.name)) if opened \
+            else (gr.skip(), gr.skip())
+        return (self.status, loss, lr, "\n".join(self.lines[-200:]), gr.skip(), gr.skip(), *runs)
+
+    def done(self, event: DoneEvent) -> tuple:
+        res = event.result
+        if res is None:  # the worker was ended by Stop before the task could answer
+            return ("**Stopped.**", *self.plots(), "\n".join(self.lines[-200:]), "Stopped.", gr.skip(),
+                    runs_table(self.outputs_dir), run_choices(self.outputs_dir))
+        status, note = finished_text(res)
+        table = pd.DataFrame(res.comparison, columns=["prompt", "expected", "before", "after"])
+        return (status, *self.plots(), "\n".join(self.lines[-200:]), note, table, runs_table(self.outputs_dir),
+                run_choices(self.outputs_dir, res.run or None))
+
+
+class AnswerView(JobView):
+    """A short job (Check, merge) whose result is one text for one output."""
+
+    def __init__(self, format_result=str):
+        self.format_result = format_result
+
+    def waiting(self, position: int, kind: str) -> tuple:
+        return (waiting_text(position, kind),)
+
+    def update(self, events: list) -> tuple | None:
+        messages = [e.message for e in events if isinstance(e, ProgressEvent) and e.message]
+        return (messages[-1],) if messages else None
+
+    def done(self, event: DoneEvent) -> tuple:
+        return (self.format_result(event.result),)
+
+
+def single(updates):
+    """A one-output handler yields the value itself (Gradio refuses a 1-tuple for a single output)."""
+    for update in updates:
+        yield update[0] if isinstance(update, tuple) and len(update) == 1 else update
+
+
+class _LeaveRunning:
+    """The studio as `relay` sees it for a training: when the page goes away the job keeps running (a reload
+    re-attaches to it; Stop still ends it). Every other use of the registry passes through."""
+
+    def __init__(self, studio: Studio):
+        self._jobs = studio.jobs
+
+    @property
+    def jobs(self):
+        return self
+
+    def position(self, job) -> int:
+        return self._jobs.position(job)
+
+    def stop(self, job, reason: str = "stopped") -> None:
+        pass
+
+
+def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
     v = defaults()
     text_models = [p.id for p in presets("text")]
 
@@ -69,12 +243,13 @@ def create_finetune_tab(demo: gr.Blocks, settings: Settings) -> dict:
                 train_btn = gr.Button("Train", variant="primary", elem_id="ft-train")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="ft-stop")
                 check_btn = gr.Button("Check", elem_id="ft-check")
-            upload = gr.File(label="Data: upload .jsonl, .json, .csv or .txt", file_types=[".jsonl", ".json", ".csv",
-                             ".txt"], type="filepath", elem_id="ft-upload")
+            upload = gr.File(label="Data: upload .jsonl, .json, .csv or .txt (several for a curriculum)",
+                             file_types=[".jsonl", ".json", ".csv", ".txt"], file_count="multiple", type="filepath",
+                             elem_id="ft-upload")
             example = gr.Dropdown(list(EXAMPLE_SETS), value=v["example"], label="…or an example set",
                                   info="used when nothing is uploaded", elem_id="ft-example")
             model = gr.Dropdown(text_models, value=v["model"], allow_custom_value=True, label="Base model",
-                                info="a preset, hub id or local folder", elem_id="ft-model")
+                                info="a preset or a hub id", elem_id="ft-model")
             method = gr.Radio(list(METHODS), value=v["method"], label="Method",
                               info="LoRA adapter, LoRA on a 4-bit base (QLoRA), or every weight", elem_id="ft-method")
             with gr.Accordion("LoRA / QLoRA", open=False):
@@ -114,11 +289,14 @@ def create_finetune_tab(demo: gr.Blocks, settings: Settings) -> dict:
                 with gr.Row():
                     seed = gr.Number(v["seed"], label="Seed", precision=0)
                     validation_fraction = gr.Number(v["validation_fraction"], label="Validation fraction")
+                    restore_best = gr.Checkbox(v["restore_best"], label="End with the best eval weights",
+                                               elem_id="ft-restore-best")
             with gr.Accordion("Curriculum and comparison", open=False):
                 stages = gr.Code("", language="json", label="Curriculum stages (JSON; empty = one stage)",
                                  elem_id="ft-stages")
                 gr.Markdown('e.g. `[{"name": "easy", "data": "sums-in-words-easy", "difficulty": 1}, '
-                            '{"name": "hard", "data": "sums-in-words", "difficulty": 2, "learning_rate": 0.001}]`')
+                            '{"name": "hard", "data": "sums-in-words", "difficulty": 2, "learning_rate": 0.001}]`; '
+                            "a stage's data is an example set or the file name of one of your uploads")
                 compare_prompts = gr.Textbox("", lines=3, label="Before/after prompts (one a line; empty = "
                                              "held-out rows)")
         with gr.Column(scale=3, min_width=380):
@@ -132,14 +310,14 @@ def create_finetune_tab(demo: gr.Blocks, settings: Settings) -> dict:
             log = gr.Textbox(label="Log", lines=6, max_lines=12, interactive=False, autoscroll=True, elem_id="ft-log")
             result = gr.Markdown("", elem_id="ft-result")
             comparison = gr.Dataframe(headers=["prompt", "expected", "before", "after"], label="Before / after "
-                                      "(greedy, fixed seed)", interactive=False, wrap=True, elem_id="ft-comparison")
+                                      "(greedy)", interactive=False, wrap=True, elem_id="ft-comparison")
             with gr.Accordion("Runs", open=True):
                 with gr.Row():
                     run_pick = gr.Dropdown([], label="Run", allow_custom_value=True, elem_id="ft-run", scale=3)
                     resume_btn = gr.Button("Resume", elem_id="ft-resume", scale=1)
                     refresh_btn = gr.Button("Refresh", elem_id="ft-refresh", scale=1)
-                runs_df = gr.Dataframe(runs_table(settings), label="Runs (newest first)", interactive=False,
-                                       elem_id="ft-runs")
+                runs_df = gr.Dataframe(pd.DataFrame(columns=RUN_COLUMNS), label="Your runs (newest first)",
+                                       interactive=False, elem_id="ft-runs")
                 compare_pick = gr.Dropdown([], multiselect=True, label="Compare runs' eval loss",
                                            elem_id="ft-compare-runs")
                 runs_plot = gr.LinePlot(None, x="step", y="value", color="run", title="Eval loss by run",
@@ -153,141 +331,119 @@ def create_finetune_tab(demo: gr.Blocks, settings: Settings) -> dict:
         upload, example, model, method, rank, alpha, dropout, target_modules, bias, quant_type, double_quant,
         learning_rate, epochs, max_steps, batch_size, grad_accumulation, warmup_steps, scheduler, weight_decay,
         max_length, overlong, gradient_checkpointing, eval_steps, logging_steps, save_steps, seed,
-        validation_fraction, precision, stages, compare_prompts,
+        validation_fraction, precision, restore_best, stages, compare_prompts,
     )))
     outputs = [status, loss_plot, lr_plot, log, result, comparison, runs_df, run_pick]
 
-    def run_choices(selected: str | None = None):
-        names = [r["run"] for r in list_runs(settings.outputs_dir)]
-        return gr.update(choices=names, value=selected if selected in names else (names[0] if names else None))
+    # ---- helpers: the visitor's own folder, a checked request -------------------------------------------
+    def mine(request: gr.Request):
+        return studio.settings_for(request).outputs_dir
 
-    def stream(run, folder, key: str):
-        """Yield UI updates for each batch of events until the run ends (or the page goes away)."""
-        from studio.events import DoneEvent, ErrorEvent, EvalEvent, LogEvent, StepEvent
+    def scope(request: gr.Request) -> ModelScope:
+        return ModelScope.of(studio.model_scope(request))
 
-        runs[key] = run
-        logs = folder.logs()  # on Resume the curve continues from the earlier steps
-        lines = [f"Run {folder.name} in {folder.path}"]
-        step = first_step = max((r["step"] for r in logs), default=0)
-        total, started = 0, time.monotonic()
-        try:
-            for batch in run.batches(UI_REFRESH_SECONDS):
-                update = {}
-                for event in batch:
-                    if isinstance(event, StepEvent):
-                        step, total = event.step, event.total_steps
-                    elif isinstance(event, LogEvent):
-                        lines.append(event.message)
-                    elif isinstance(event, ErrorEvent):
-                        raise gr.Error(event.message)
-                    elif isinstance(event, DoneEvent):
-                        update.update(finished(event.result, folder))
-                if status not in update:
-                    update[status] = f"**{folder.name}** · " + progress_line(step, total, started, first_step)
-                if any(isinstance(e, (LogEvent, EvalEvent, DoneEvent)) for e in batch):
-                    logs = folder.logs()  # the run's own logs.jsonl: the plot shows exactly what was saved
-                    update[loss_plot], update[lr_plot] = loss_frame(logs), lr_frame(logs)
-                update[log] = "\n".join(lines[-200:])
-                yield update
-        finally:
-            run.request_stop()  # the page went away or the run ended: never leave a trainer running
+    def train_request(values: dict, request: gr.Request, check_only: bool = False) -> TrainRequest:
+        """The form checked here, at once: fields, uploads (count), data (names, rows) and the step limit."""
+        settings = studio.settings  # read now: the admin may have changed a limit
+        config, uploads = parse_form(values, settings.max_uploads)
+        check_steps(config, load_stage_data(config, uploads), settings.max_finetune_steps)
+        return TrainRequest(config, uploads, scope(request), check_only=check_only)
 
-    def finished(res, folder) -> dict:
-        loss = ""
-        if res.first_eval_loss and res.last_eval_loss:
-            drop = 100 * (1 - res.last_eval_loss / res.first_eval_loss)
-            loss = f" · eval loss {res.first_eval_loss:.3f} → **{res.last_eval_loss:.3f}** ({drop:.0f}% lower)"
-        state = "Stopped" if res.stopped else "Done"
-        text = f"**{state}** at step {res.steps} in {res.seconds:.0f}s{loss} · {res.trainable}"
-        result_text = ("Stopped: a checkpoint was saved; pick the run and press **Resume** to continue."
-                       if res.stopped else
-                       f"Saved to `{res.final}`. It is in the **Text** tab's model list (base model plus adapter); "
-                       "you can also type this folder there.")
-        table = pd.DataFrame(res.comparison, columns=["prompt", "expected", "before", "after"])
-        return {status: text, result: result_text, comparison: table, runs_df: runs_table(settings),
-                run_pick: run_choices(folder.name)}
+    def view_for(request: gr.Request, run: str | None = None, lines=None) -> FinetuneView:
+        return FinetuneView(mine(request), run, studio.settings.max_job_minutes * 60, lines)
 
+    def start(request: gr.Request, task: str, payload, label: str, view: FinetuneView):
+        if studio.attach(request, KIND) is not None:
+            raise StudioError("A fine-tune of yours is already running; press Stop first (or wait for it to end).")
+        job = studio.submit(request, KIND, f"studio.finetune.tasks:{task}", payload, label=label)
+        yield (view.status, *view.skip()[1:4], "", None, *view.skip()[6:])
+        yield from relay(_LeaveRunning(studio), job, view, interval=UI_REFRESH_SECONDS)
+
+    # ---- handlers ----------------------------------------------------------------------------------------
     @form_handler(FORM_FIELDS)
     @user_errors
     def train(values: dict, request: gr.Request):
-        from studio.finetune.session import start_finetune
-
-        config, uploads = parse_form(values)
-        key = session_key(request)
-        if key in runs and not runs[key].finished:
-            raise gr.Error("A training run is already going in this tab; press Stop first.")
-        yield {status: "Checking the data and loading the model…", result: "", comparison: None}
-        run, folder = start_finetune(config, settings, uploads=uploads)
-        yield {runs_df: runs_table(settings), run_pick: run_choices(folder.name)}
-        yield from stream(run, folder, key)
+        payload = train_request(values, request)
+        yield from start(request, "train", payload, f"fine-tune {payload.config.model}", view_for(request))
 
     @user_errors
     def resume(run_name: str, request: gr.Request):
-        from studio.finetune.config import FinetuneConfig
-        from studio.finetune.session import start_finetune
-
-        key = session_key(request)
-        if key in runs and not runs[key].finished:
-            raise gr.Error("A training run is already going in this tab; press Stop first.")
-        folder = RunFolder.find(settings.outputs_dir, run_name)
-        config = FinetuneConfig.from_dict(folder.read_json("config.json"))
-        run, folder = start_finetune(config, settings, folder=folder, resume=True)
-        yield {status: f"Resuming {folder.name}…", result: ""}
-        yield from stream(run, folder, key)
+        folder = RunFolder.find(mine(request), run_name)  # another visitor's run is "no such run"
+        if folder.status in ("finished", "failed"):
+            raise StudioError(f"Run {folder.name} is {folder.status}; start a new run to train more.")
+        view = view_for(request, folder.name, [f"Resuming run {folder.name}"])
+        view.status = f"Resuming {folder.name}…"
+        yield from start(request, "resume", RunRequest(folder.name, scope(request)), f"resume {folder.name}", view)
 
     def stop(request: gr.Request):
-        run = runs.get(session_key(request))
-        if run is not None:
-            run.request_stop()
+        studio.stop(request, KIND)  # this visitor's fine-tune only
 
     @form_handler(FORM_FIELDS)
     @user_errors
     def check(values: dict, request: gr.Request):
-        from studio.finetune.curriculum import load_stage_data
-        from studio.finetune.lora import preview
+        job = studio.submit(request, SHORT_KIND, "studio.finetune.tasks:train",
+                            train_request(values, request, check_only=True), label="fine-tune check")
+        yield from single(relay(studio, job, AnswerView()))
 
-        config, uploads = parse_form(values)
-        datasets = load_stage_data(config, uploads)
-        trainable = preview(config.model, config.method, settings, config.trust_remote_code)
-        data = " · ".join(f"{d.name}: {len(d.rows)} rows ({d.shape})" for d in datasets.values())
-        return f"{trainable.describe()}  \n{data}"
-
-    def show_runs(selected):
-        return runs_table(settings), run_choices(selected), gr.update(choices=[r["run"] for r in
-                                                                               list_runs(settings.outputs_dir)])
+    def show_runs(selected, request: gr.Request):
+        names = [r["run"] for r in list_runs(mine(request))]
+        return runs_table(mine(request)), run_choices(mine(request), selected), gr.update(choices=names)
 
     @user_errors
-    def compare_runs(names: list[str]):
+    def compare_runs(names: list[str], request: gr.Request):
         rows = []
         for name in names or []:
-            logs = RunFolder.find(settings.outputs_dir, name).logs()
+            logs = RunFolder.find(mine(request), name).logs()
             rows += [r for r in curve_rows(logs, run=name) if r["series"] == "eval loss"]
-        return pd.DataFrame(rows).astype({"step": "float64", "value": "float64"}) if rows else None
+        return frame(rows)
 
     @user_errors
-    def merge(run_name: str):
-        from studio.finetune.runs import merge_and_save
-
-        path = merge_and_save(RunFolder.find(settings.outputs_dir, run_name), settings)
-        return f"# merged model saved to\n{path}"
+    def merge(run_name: str, request: gr.Request):
+        folder = RunFolder.find(mine(request), run_name)
+        if folder.status != "finished":
+            raise StudioError(f"Run {folder.name} is {folder.status}: finish it (Resume) before merging.")
+        job = studio.submit(request, SHORT_KIND, "studio.finetune.tasks:merge", RunRequest(folder.name,
+                                                                                        scope(request)),
+                            label=f"merge {folder.name}")
+        yield from single(relay(studio, job, AnswerView(lambda name: f"# merged model saved as run {name}/merged\n"
+                                                                     "# (the Text tab loads it by that folder)")))
 
     @user_errors
-    def export(run_name: str):
+    def export(run_name: str, request: gr.Request):
         from studio.finetune.runs import accelerate_files
 
-        files = accelerate_files(RunFolder.find(settings.outputs_dir, run_name))
+        files = accelerate_files(RunFolder.find(mine(request), run_name))
         return f"# config: {files['config_file']}\n{files['command']}"
 
+    def reattach(selected, request: gr.Request):
+        """Page load: the visitor's runs, then, when a fine-tune of theirs is running, its progress again."""
+        yield (gr.skip(),) * 6 + (runs_table(mine(request)), run_choices(mine(request), selected))
+        job = studio.attach(request, KIND)
+        if job is None:
+            return
+        payload = job.payload
+        run = payload.run if isinstance(payload, RunRequest) else None
+        view = view_for(request, run, ["Re-attached to your running fine-tune."])
+        if run is None:  # a new run: its folder is the visitor's newest run made since the job began
+            since, outputs_dir = time.strftime("%Y%m%d-%H%M%S", time.localtime(job.created)), mine(request)
+
+            def find_run():
+                newest = next((r["run"] for r in list_runs(outputs_dir) if r["run"] >= since), None)
+                return RunFolder(runs_dir(outputs_dir) / newest) if newest else None
+
+            view.find_run = find_run
+            view._look_for_run()
+        yield (view.status, *view.plots(), "\n".join(view.lines), "", gr.skip(), gr.skip(), gr.skip())
+        yield from relay(_LeaveRunning(studio), job, view, interval=UI_REFRESH_SECONDS)
+
     inputs = list(form.values())
-    train_event = train_btn.click(train, inputs, outputs, api_name="finetune_train", concurrency_limit=1,
-                                  concurrency_id="finetune")
-    resume_event = resume_btn.click(resume, run_pick, outputs, api_name="finetune_resume", concurrency_limit=1,
-                                    concurrency_id="finetune")
+    train_event = train_btn.click(train, inputs, outputs, api_name="finetune_train")
+    resume_event = resume_btn.click(resume, run_pick, outputs, api_name="finetune_resume")
     stop_btn.click(stop, None, None, queue=False, api_name="finetune_stop")
     check_btn.click(check, inputs, status, api_name="finetune_check")
     refresh_btn.click(show_runs, run_pick, [runs_df, run_pick, compare_pick], api_name="finetune_runs")
     compare_pick.change(compare_runs, compare_pick, runs_plot, api_name="finetune_compare_runs")
-    merge_btn.click(merge, run_pick, export_out, api_name="finetune_merge", concurrency_id="finetune")
+    merge_btn.click(merge, run_pick, export_out, api_name="finetune_merge")
     export_btn.click(export, run_pick, export_out, api_name="finetune_export")
-    demo.load(show_runs, run_pick, [runs_df, run_pick, compare_pick], api_visibility="private")
+    demo.load(reattach, run_pick, outputs, api_name="finetune_attach")
     return {"train": train_event, "resume": resume_event, "form": form}

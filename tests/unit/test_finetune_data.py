@@ -44,7 +44,7 @@ def test_bad_files_name_file_row_and_column(tmp_path, filename, content, expecte
     path = tmp_path / filename
     path.write_text(content)
     with pytest.raises(StudioError) as err:
-        load_data(str(path))
+        load_data(str(path), any_path=True)
     assert expected in str(err.value)
 
 
@@ -53,28 +53,28 @@ def test_a_binary_file_is_not_what_its_extension_says(tmp_path, filename):
     path = tmp_path / filename
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     with pytest.raises(StudioError, match=rf"{filename} is not a \w+ file: it holds binary data"):
-        load_data(str(path))
+        load_data(str(path), any_path=True)
 
 
 def test_not_utf8_text_is_reported_with_the_byte(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("text\ncaf\xe9\n".encode("latin-1"))
     with pytest.raises(StudioError, match=r"latin.csv is not a CSV text file: byte 8 is not UTF-8"):
-        load_data(str(path))
+        load_data(str(path), any_path=True)
 
 
 def test_shapes_are_detected(tmp_path):
     (tmp_path / "a.jsonl").write_text(json.dumps({"instruction": "i", "input": "", "output": "o"}) + "\n")
     (tmp_path / "b.txt").write_text("one\ntwo\n")
     (tmp_path / "c.txt").write_text("first para\nstill first\n\nsecond\n")
-    assert load_data(str(tmp_path / "a.jsonl")).shape == "instruction"
-    assert [r.values["text"] for r in load_data(str(tmp_path / "b.txt")).rows] == ["one", "two"]
-    assert [r.where for r in load_data(str(tmp_path / "c.txt")).rows] == ["paragraph 1", "paragraph 2"]
+    assert load_data(str(tmp_path / "a.jsonl"), any_path=True).shape == "instruction"
+    assert [r.values["text"] for r in load_data(str(tmp_path / "b.txt"), any_path=True).rows] == ["one", "two"]
+    assert [r.where for r in load_data(str(tmp_path / "c.txt"), any_path=True).rows] == ["paragraph 1", "paragraph 2"]
 
 
 def test_missing_file_lists_the_example_sets():
     with pytest.raises(StudioError, match="sums-in-words"):
-        load_data("/no/such/file.jsonl")
+        load_data("/no/such/file.jsonl", any_path=True)
 
 
 def test_split_is_seeded_and_holds_out_a_fraction():

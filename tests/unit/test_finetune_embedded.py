@@ -14,14 +14,18 @@ from studio.settings import Settings
 def train(config, tmp_path):
     import torch
 
-    from studio.finetune.session import start_finetune
+    from studio.finetune.requests import TrainRequest
+    from studio.finetune.runs import RunFolder
+    from studio.jobs import JobRegistry
 
     torch.set_num_threads(1)
-    run, folder = start_finetune(config, Settings(outputs_dir=tmp_path, torch_threads=1))
-    events = list(run)
+    settings = Settings(outputs_dir=tmp_path, torch_threads=1)
+    job = JobRegistry(settings, mode="thread").submit("tester", "finetune", "studio.finetune.tasks:train",
+                                                      TrainRequest(config))  # a preset: a visitor's scope will do
+    events = list(job.run)
     assert not [e for e in events if isinstance(e, ErrorEvent)], events[-1]
     assert isinstance(events[-1], DoneEvent)
-    return events[-1].result, folder
+    return events[-1].result, RunFolder.find(tmp_path, events[-1].result.run)
 
 
 @pytest.mark.slow
