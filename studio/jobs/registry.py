@@ -69,6 +69,8 @@ class Job:
         self.ended_at: float | None = None
         self.pid: int | None = None
         self.message = ""
+        self.last_event = None  # the terminal event, once there is one
+        self._readers: list[Run] = []
         self._lock = threading.Lock()
 
     @property
@@ -86,12 +88,28 @@ class Job:
             if self.ended:
                 return
             if isinstance(event, TERMINAL):
+                self.last_event = event
                 self.ended_at = time.time()
                 if isinstance(event, ErrorEvent):
                     self.state, self.message = "failed", event.message
                 else:
                     self.state = "stopped" if event.stopped else "done"
         self.run.emit(event)
+        for reader in list(self._readers):
+            reader.emit(event)
+
+    def follow(self) -> Run:
+        """A new reader of this job's events from now on (a reloaded page re-attaching): the earlier reader
+        keeps its own stream, so neither takes events from the other. A finished job's reader gets its end."""
+        reader = Run(self.run.name)
+        reader.settings = self.run.settings
+        reader.request_stop = self.run.request_stop  # a stop through any reader stops the job
+        with self._lock:
+            if self.ended and self.last_event is not None:
+                reader.emit(self.last_event)
+            else:
+                self._readers.append(reader)
+        return reader
 
     def info(self) -> dict:
         return dict(id=self.id, owner=self.owner, kind=self.kind, label=self.label, state=self.state,

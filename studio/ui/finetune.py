@@ -215,24 +215,6 @@ def single(updates):
         yield update[0] if isinstance(update, tuple) and len(update) == 1 else update
 
 
-class _LeaveRunning:
-    """The studio as `relay` sees it for a training: when the page goes away the job keeps running (a reload
-    re-attaches to it; Stop still ends it). Every other use of the registry passes through."""
-
-    def __init__(self, studio: Studio):
-        self._jobs = studio.jobs
-
-    @property
-    def jobs(self):
-        return self
-
-    def position(self, job) -> int:
-        return self._jobs.position(job)
-
-    def stop(self, job, reason: str = "stopped") -> None:
-        pass
-
-
 def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
     v = defaults()
     text_models = [p.id for p in presets("text")]
@@ -357,7 +339,7 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
             raise StudioError("A fine-tune of yours is already running; press Stop first (or wait for it to end).")
         job = studio.submit(request, KIND, f"studio.finetune.tasks:{task}", payload, label=label)
         yield (view.status, *view.skip()[1:4], "", None, *view.skip()[6:])
-        yield from relay(_LeaveRunning(studio), job, view, interval=UI_REFRESH_SECONDS)
+        yield from relay(studio, job, view, interval=UI_REFRESH_SECONDS, stop_on_leave=False)  # reload re-attaches
 
     # ---- handlers ----------------------------------------------------------------------------------------
     @form_handler(FORM_FIELDS)
@@ -434,7 +416,7 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
             view.find_run = find_run
             view._look_for_run()
         yield (view.status, *view.plots(), "\n".join(view.lines), "", gr.skip(), gr.skip(), gr.skip())
-        yield from relay(_LeaveRunning(studio), job, view, interval=UI_REFRESH_SECONDS)
+        yield from relay(studio, job, view, interval=UI_REFRESH_SECONDS, stop_on_leave=False, events=job.follow())
 
     inputs = list(form.values())
     train_event = train_btn.click(train, inputs, outputs, api_name="finetune_train")

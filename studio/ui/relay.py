@@ -46,8 +46,12 @@ def waiting_text(position: int, kind: str) -> str:
 
 
 def relay(studio: Studio, job, view: JobView, progress: gr.Progress | None = None, interval: float = 0.25,
-          heartbeat: float = 1.0) -> Iterator[Any]:
-    """Yield page updates for `job` until it ends; a failure becomes a `StudioError` with the job's message."""
+          heartbeat: float = 1.0, stop_on_leave: bool = True, events=None) -> Iterator[Any]:
+    """Yield page updates for `job` until it ends; a failure becomes a `StudioError` with the job's message.
+
+    When the page goes away first, the job is stopped, unless `stop_on_leave` is False (a fine-tune keeps
+    training, and a reloaded page re-attaches to it). `events` is the stream to read: by default the job's
+    own; a re-attaching page passes `job.follow()` so that it never competes with an older reader."""
     finished = False
     try:
         last_position = None
@@ -60,7 +64,7 @@ def relay(studio: Studio, job, view: JobView, progress: gr.Progress | None = Non
                 update = view.waiting(position, job.kind)
                 yield update if update is not None else view.skip()
             time.sleep(0.2)
-        for batch in job.run.batches(interval, heartbeat=heartbeat):
+        for batch in (events or job.run).batches(interval, heartbeat=heartbeat):
             if not batch:
                 yield view.skip()  # heartbeat: lets Gradio end this handler if the page has gone
                 continue
@@ -87,5 +91,5 @@ def relay(studio: Studio, job, view: JobView, progress: gr.Progress | None = Non
                 yield view.done(last)
                 return
     finally:
-        if not finished and not job.ended:
+        if stop_on_leave and not finished and not job.ended:
             studio.jobs.stop(job)  # the page went away or the handler was cancelled: the work ends too

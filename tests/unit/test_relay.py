@@ -80,3 +80,28 @@ def test_a_silent_job_still_gives_the_page_a_heartbeat(studio):
     first = next(u for u in updates if u[0] != "waiting")
     assert time.monotonic() - started < 1.5 and all(type(x).__name__ == "skip" or x is not None for x in first)
     updates.close()
+
+
+def test_a_training_can_outlive_its_page(studio):
+    job = studio.jobs.submit("f", "finetune", "tests.job_tasks:count", {"n": 200, "sleep": 0.01})
+    updates = relay(studio, job, Recorder(), interval=0.05, stop_on_leave=False)
+    next(u for u in updates if u[0] == "step")
+    updates.close()
+    time.sleep(0.5)
+    assert job.state == "running"
+    studio.jobs.stop(job)
+
+
+def test_a_second_reader_gets_every_later_event_without_taking_the_firsts(studio):
+    job = studio.jobs.submit("g", "text", "tests.job_tasks:count", {"n": 30, "sleep": 0.02})
+    second = job.follow()
+    first_view, second_view = Recorder(), Recorder()
+    import threading
+
+    t = threading.Thread(target=lambda: list(relay(studio, job, first_view, interval=0.05)))
+    t.start()
+    last = list(relay(studio, job, second_view, interval=0.05, events=second))[-1]
+    t.join()
+    assert last == ("done", 30) and first_view.steps == list(range(1, 31))
+    assert second_view.steps and second_view.steps[-1] == 30
+    assert list(relay(studio, job, Recorder(), events=job.follow()))[-1] == ("done", 30)  # after the end too
