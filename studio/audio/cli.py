@@ -1,4 +1,8 @@
-"""`python -m studio audio --prompt "a slow low melody" --seconds 2 --out clip.wav --json`"""
+"""`python -m studio audio --prompt "a slow low melody" --seconds 2 --out clip.wav --json`
+
+A person at a terminal may name any folder (`any_path`) and is the operator, so the
+studio's per-visitor limits do not apply; the engine runs in this process.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", default="", help="what the music should be")
     parser.add_argument("--model", default=EMBEDDED_MODEL, help="preset, hub id or local MusicGen folder")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each clip")
-    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance, 1 (off) to 30")
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--top-p", type=float, default=0.0)
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace, settings) -> dict:
         clip=args.clip, clip_use=args.clip_use or ("continue" if args.clip else "none"),
         prompt_seconds=args.prompt_seconds, window_seconds=args.window, overlap_seconds=args.overlap,
     )
-    result = AudioGenerator(settings).generate(request)
+    result = AudioGenerator(settings).generate(request, scope={"any_path": True})
     copies = []
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

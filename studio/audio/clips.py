@@ -1,8 +1,10 @@
-"""Audio in and out: reading an uploaded clip safely, fitting it to a model, writing WAV, drawing it.
+"""Audio in and out: reading an uploaded clip safely, fitting it to a model, writing WAV.
 
 Uploads are checked by content, not by name: a file called .mp3 that holds text
-fails with a sentence that says so. Arrays are (channels, samples) throughout;
-only soundfile's own calls see (samples, channels).
+fails with a sentence that says so. Only the part of an upload the model uses is
+decoded, so a long file costs no more than a short one. Arrays are
+(channels, samples) throughout; only soundfile's own calls see (samples, channels).
+Pictures of clips are in `pictures.py`.
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ def _duration_seconds(path: Path) -> float | None:
     return info.frames / info.samplerate if info.samplerate else None
 
 
-def read_clip(path: str | Path, max_seconds: float = MAX_UPLOAD_SECONDS) -> tuple[np.ndarray, int]:
-    """Decode an uploaded clip into float32 (channels, samples) and its sample rate, or say why not."""
+def read_clip(path: str | Path, max_seconds: float = MAX_UPLOAD_SECONDS,
+              keep_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode an uploaded clip into float32 (channels, samples) and its sample rate, or say why not.
+
+    Uploads longer than `max_seconds` are refused from their header; of the rest only the first
+    `keep_seconds` (all when None) are decoded.
+    """
     import soundfile
 
     path = Path(path)
@@ -45,10 +52,13 @@ def read_clip(path: str | Path, max_seconds: float = MAX_UPLOAD_SECONDS) -> tupl
     if duration is not None and duration > max_seconds:
         raise StudioError(f"{name} is {duration:.0f} s long; upload at most {max_seconds:.0f} s (trim it first).")
     try:
-        data, sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(str(path)) as f:
+            frames = -1 if keep_seconds is None else int(np.ceil(keep_seconds * f.samplerate))
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+            sr = f.samplerate
         audio = data.T
     except Exception:
-        audio, sr = _read_with_librosa(path)
+        audio, sr = _read_with_librosa(path, keep_seconds)
     if audio.shape[-1] == 0:
         raise StudioError(f"{name} holds no audio (0 samples).")
     if audio.shape[-1] / sr > max_seconds:
@@ -58,7 +68,7 @@ def read_clip(path: str | Path, max_seconds: float = MAX_UPLOAD_SECONDS) -> tupl
     return np.ascontiguousarray(audio, dtype=np.float32), int(sr)
 
 
-def _read_with_librosa(path: Path) -> tuple[np.ndarray, int]:
+def _read_with_librosa(path: Path, keep_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Second chance for formats libsndfile cannot read; anything that is not audio ends here."""
     import warnings
 
@@ -67,7 +77,7 @@ def _read_with_librosa(path: Path) -> tuple[np.ndarray, int]:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # librosa warns before falling back to audioread
-            audio, sr = librosa.load(str(path), sr=None, mono=False)
+            audio, sr = librosa.load(str(path), sr=None, mono=False, duration=keep_seconds)
     except Exception:
         raise StudioError(
             f"{path.name} could not be read as audio: its content is not a WAV, FLAC, OGG or MP3 stream "
@@ -103,49 +113,4 @@ def write_wav(path: Path, audio: np.ndarray, sr: int) -> Path:
     if audio.ndim != 2 or audio.shape[0] > 8:
         raise ValueError(f"expected (channels, samples), got {audio.shape}")
     soundfile.write(str(path), np.clip(audio, -1.0, 1.0).T, sr, subtype="PCM_16")
-    return Path(path)
-
-
-def waveform_png(audio: np.ndarray, sr: int, path: Path, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(audio.shape[0], 1, figsize=(8, 1.6 * audio.shape[0] + 0.4), squeeze=False, sharex=True)
-    t = np.arange(audio.shape[-1]) / sr
-    step = max(1, audio.shape[-1] // 20000)  # a few thousand points draw the same picture faster
-    for ch, ax in enumerate(axes[:, 0]):
-        ax.plot(t[::step], audio[ch, ::step], linewidth=0.5, color="#4f46e5")
-        ax.set_ylim(-1.05, 1.05)
-        ax.set_ylabel("left" if audio.shape[0] == 2 and ch == 0 else "right" if audio.shape[0] == 2 else "amplitude")
-    axes[-1, 0].set_xlabel("seconds")
-    if title:
-        axes[0, 0].set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return Path(path)
-
-
-def spectrogram_png(audio: np.ndarray, sr: int, path: Path, title: str = "") -> Path:
-    """Mel spectrogram (dB) of the mono mix."""
-    import librosa
-    import librosa.display
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    mono = audio.mean(axis=0)
-    mel = librosa.feature.melspectrogram(y=mono, sr=sr, n_fft=1024, hop_length=256, n_mels=64, fmax=sr / 2)
-    db = librosa.power_to_db(mel, ref=np.max)
-    fig, ax = plt.subplots(figsize=(8, 2.6))
-    shown = librosa.display.specshow(db, sr=sr, hop_length=256, x_axis="time", y_axis="mel", fmax=sr / 2, ax=ax)
-    fig.colorbar(shown, ax=ax, format="%+2.0f dB")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
     return Path(path)

@@ -56,6 +56,25 @@ def describe_music_model(model, processor, device: str) -> MusicModel:
     )
 
 
+# Keys a fast tokenizer copies from a saved tokenizer.json's "padding" block into its init kwargs. A processor
+# hands every init kwarg its feature extractor also declares to that extractor as a default, and
+# EncodecFeatureExtractor accepts no `pad_to_multiple_of`: a tokenizer saved right after a call with
+# `padding=True` (transformers 5 keeps that state) so breaks every processor call that carries audio.
+SAVED_PADDING_KEYS = ("pad_to_multiple_of", "max_length", "padding_side", "pad_token_type_id")
+
+
+def forget_saved_padding(tokenizer) -> bool:
+    """Drop padding state a tokenizer was saved with; the engine asks for padding per call. True when there was some."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    had = backend is not None and backend.padding is not None
+    if had:
+        backend.no_padding()
+        init = getattr(tokenizer, "init_kwargs", {})
+        for key in SAVED_PADDING_KEYS:
+            init.pop(key, None)
+    return had
+
+
 def load_musicgen(source: ModelSource, request: LoadRequest, device: str, dtype, token: str | None):
     """The audio modality's loader for `ModelSlot`: returns (MusicModel, processor)."""
     from transformers import (
@@ -80,4 +99,5 @@ def load_musicgen(source: ModelSource, request: LoadRequest, device: str, dtype,
     cls = MusicgenMelodyForConditionalGeneration if config.model_type == "musicgen_melody" else MusicgenForConditionalGeneration
     model = cls.from_pretrained(source.location, dtype=dtype, token=token).to(device).eval()
     processor = AutoProcessor.from_pretrained(source.location, token=token)
+    forget_saved_padding(processor.tokenizer)
     return describe_music_model(model, processor, device), processor

@@ -1,4 +1,11 @@
-"""What one audio generation asks for, checked in one place before any model is touched."""
+"""What one audio generation asks for, checked in one place before any model is touched.
+
+`AudioRequest` checks what is true for every studio (finite numbers, sane ranges);
+`check_limits` adds what this studio's operator allows (`max_audio_seconds`), read
+from the settings at call time so an admin's change applies to the next click.
+`AudioJob` is what crosses into the worker process: the request plus the folders
+the visitor's model name may point at.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,12 @@ from dataclasses import dataclass, field
 from studio.errors import ConfigError
 
 EMBEDDED_MODEL = "embedded/musicgen-tiny"
-MAX_SECONDS = 300.0  # five minutes: past the 30 s window by windowed extension
+MAX_SECONDS = 300.0  # the engine's own ceiling; the operator's `max_audio_seconds` is usually lower
 MAX_PROMPT_SECONDS = 30.0  # the part of an upload that conditions the model
-MAX_UPLOAD_SECONDS = 300.0  # longer uploads are refused before they are decoded
+MAX_UPLOAD_SECONDS = 300.0  # longer uploads are refused from their header, before anything is decoded
 MAX_SAMPLES = 4
 MAX_SEED = 2**32 - 1
+MAX_GUIDANCE = 30.0
 CLIP_USES = ("none", "continue", "melody")
 
 
@@ -21,7 +29,7 @@ class AudioRequest:
     prompt: str = ""  # what the music should be; may be empty for a continuation
     model: str = EMBEDDED_MODEL  # preset, hub id or local folder
     seconds: float = 2.0  # length of each clip, a continuation's prompt included
-    guidance: float = 3.0  # classifier-free guidance; 1 turns it off
+    guidance: float = 3.0  # classifier-free guidance; 1 turns it off (MusicGen has no meaning for less)
     temperature: float = 1.0
     top_k: int = 250  # 0 turns top-k off
     top_p: float = 0.0  # 0 turns nucleus sampling off
@@ -35,21 +43,23 @@ class AudioRequest:
     precision: str = "full"
 
     def __post_init__(self):
-        def number(name, low, high, *, low_open=False):
+        def number(name, low, high, *, low_open=False, hint=""):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(name, value, "use a number")
+                raise ConfigError(name, value, "use a finite number")
             too_low = value <= low if low_open else value < low
             if too_low or value > high:
                 bound = f"above {low:g}" if low_open else f"at least {low:g}"
-                raise ConfigError(name, value, f"use a value {bound} and at most {high:g}")
+                raise ConfigError(name, value, f"use a value {bound} and at most {high:g}{hint}")
 
         if not isinstance(self.prompt, str):
             raise ConfigError("prompt", self.prompt, "use text")
         if len(self.prompt) > 2000:
             raise ConfigError("prompt", self.prompt[:40] + "...", "keep the prompt under 2000 characters")
         number("seconds", 0, MAX_SECONDS, low_open=True)
-        number("guidance", 0, 30)
+        # transformers treats MusicGen guidance below 1 as a language model's unbatched guidance and fails inside
+        # generate (a TypeError); 1 already means "no guidance", so lower values are refused here with a reason.
+        number("guidance", 1, MAX_GUIDANCE, hint=" (1 turns guidance off)")
         number("temperature", 0, 10, low_open=True)
         number("top_p", 0, 1)
         number("prompt_seconds", 0, MAX_PROMPT_SECONDS, low_open=True)
@@ -68,5 +78,26 @@ class AudioRequest:
                               f"use less than the clip length ({self.seconds:g} s): the output starts with the prompt")
         if self.overlap_seconds >= self.window_seconds:
             raise ConfigError("overlap_seconds", self.overlap_seconds, "use less than the window length")
-        if not self.model or not str(self.model).strip():
+        if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("model", self.model, "pick a preset or type a hub id or a local folder")
+
+
+def check_limits(request: AudioRequest, settings) -> None:
+    """Refuse what this studio's operator does not allow; the message names the setting and its value."""
+    limit = float(settings.max_audio_seconds)
+    if request.seconds > limit:
+        raise ConfigError("seconds", request.seconds,
+                          f"this studio makes clips of at most {limit:g} s (max_audio_seconds); ask for {limit:g} s "
+                          "or less")
+
+
+@dataclass(frozen=True)
+class AudioJob:
+    """The payload of an audio job: the checked request and what its model name may resolve to.
+
+    `scope` holds `LoadRequest`'s `local_roots`/`any_path`/`presets_only`: the page fills it from
+    `studio.model_scope(request)`, the command line sets `any_path`.
+    """
+
+    request: AudioRequest
+    scope: dict = field(default_factory=dict)

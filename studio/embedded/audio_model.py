@@ -86,6 +86,17 @@ def processor_for(tokenizer, sampling_rate: int):
     return MusicgenProcessor(feature_extractor=features, tokenizer=tokenizer)
 
 
+def save_processor(processor, out_dir: Path) -> None:
+    """Save the processor with a tokenizer that has no padding switched on.
+
+    Training and evaluation tokenize with padding=True, which transformers 5 keeps in the tokenizer and
+    save_pretrained writes into tokenizer.json; a processor loaded from that hands `pad_to_multiple_of` to
+    Encodec's feature extractor, and every call with audio (a continuation) fails with a TypeError.
+    """
+    processor.tokenizer.backend_tokenizer.no_padding()
+    processor.save_pretrained(out_dir)
+
+
 def assemble(codec, tokenizer, seed: int = 0):
     """A MusicGen around a trained codec with a fresh text encoder and decoder."""
     from transformers import MusicgenForConditionalGeneration
@@ -244,7 +255,7 @@ def build(out_dir: Path, steps: int | None = None, codec_steps: int | None = Non
     }
     log({"stage": "done", **metrics, "total_seconds": round(time.time() - started, 1)})
     model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
+    save_processor(processor, out_dir)
     write_card(out_dir, metrics)
     log_file.close()
     write_manifest(out_dir, metrics)

@@ -1,21 +1,27 @@
-"""The Audio tab: text-to-music, continuation of an uploaded clip, melody conditioning, plots and Stop.
+"""The Audio tab: text-to-music, continuation of an uploaded clip, melody conditioning, pictures and Stop.
 
-Handlers first, then the layout, then the wiring. torch, transformers, librosa
-and matplotlib are imported inside the handlers (through `studio.audio`), so
-building the app stays fast. Generation runs on a worker thread
-(`studio.events.start_run`); the handler relays each decoder step to the
-progress bar and ends the work when this session's Stop is pressed.
+Handlers first, then the layout, then the wiring. The page does no tensor work:
+a click becomes an `AudioJob` (checked here, so a bad field answers at once),
+runs as `studio.audio.tasks:generate` in the audio worker, and its events come
+back through `relay`. Stop asks only this visitor's job to end at its next
+decoder step; the page keeps the clip it showed before (or shows the windows
+finished before the Stop, when a long clip was being made).
 """
 
 from __future__ import annotations
 
-import functools
+from pathlib import Path
+
 import gradio as gr
 
+from studio.audio.request import AudioJob, AudioRequest, check_limits
+from studio.errors import ConfigError, StudioError
+from studio.events import DoneEvent, ProgressEvent
 from studio.registry import presets
-from studio.settings import Settings
 
-from .common import preset_card, session_key, SessionStops, user_errors
+from .common import preset_card, user_errors
+from .context import Studio
+from .relay import JobView, relay, waiting_text
 
 AUDIO_PRESETS = presets("audio")
 DEFAULT_MODEL = AUDIO_PRESETS[0].id
@@ -34,9 +40,7 @@ def model_card(name: str, custom: str = "") -> str:
 
 
 def format_result(result) -> str:
-    if result.stopped:
-        return f"Stopped after {result.steps} steps: nothing was kept."
-    lines = [f"{len(result.clips)} clip(s) of {result.audio_seconds:.2f} s · {result.sample_rate} Hz · "
+    lines = [f"{len(result.paths)} clip(s) of {result.audio_seconds:.2f} s · {result.sample_rate} Hz · "
              f"{'stereo' if result.channels == 2 else 'mono'} · made in {result.generate_seconds:.2f} s · "
              f"real-time factor {result.real_time_factor:.2f} (generation time / audio length) · seed {result.seed}"]
     if result.folder:
@@ -45,30 +49,59 @@ def format_result(result) -> str:
     return "  \n".join(lines)
 
 
-def _whole(value, name):
-    from studio.errors import ConfigError
-
-    if value is None or (isinstance(value, float) and not value.is_integer()):
+def whole(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
+            value in (float("inf"), float("-inf")) or float(value) != int(value):
         raise ConfigError(name, value, "use a whole number")
     return int(value)
 
 
-def _number(value, name):
-    from studio.errors import ConfigError
-
-    if value is None:
+def number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(name, value, "use a number")
-    return float(value)
+    return float(value)  # NaN and infinity are refused, with the field named, by AudioRequest
 
 
-def create_audio_tab(demo: gr.Blocks, settings: Settings) -> dict:
-    stops = SessionStops()
+def uploaded(path, upload_folder: str) -> str | None:
+    """The path of a clip Gradio received, or None; anything else is refused (never read a server path)."""
+    if not path:
+        return None
+    resolved = Path(path).resolve()
+    root = Path(upload_folder).resolve()
+    if root not in resolved.parents:
+        raise StudioError("clip: only a file uploaded to this page can be used; upload the clip again.")
+    return str(resolved)
 
-    @functools.cache  # one AudioGenerator, made on first use so the app starts without torch
-    def engine():
-        from studio.audio.generate import AudioGenerator
 
-        return AudioGenerator(settings)
+class AudioView(JobView):
+    """Outputs: player, waveform, spectrogram, gallery of pictures, downloads, status."""
+
+    outputs = 6
+
+    def status_only(self, text: str) -> tuple:
+        return (*self.skip()[:-1], text)
+
+    def waiting(self, position: int, kind: str):
+        return self.status_only(waiting_text(position, kind))
+
+    def update(self, events: list):
+        progress = [e for e in events if isinstance(e, ProgressEvent)]
+        return self.status_only(progress[-1].message) if progress and progress[-1].message else None
+
+    def done(self, event: DoneEvent) -> tuple:
+        result = event.result
+        if result is None or not result.paths:  # stopped before a clip (or while still queued): keep the old one
+            done = f" after {result.steps} steps" if result is not None else ""
+            return self.status_only(f"Stopped{done}: nothing new was kept (the clip shown before stays).")
+        plots = [(str(w), f"waveform {i}") for i, w in enumerate(result.waveforms, 1)]
+        plots += [(str(s), f"mel spectrogram {i}") for i, s in enumerate(result.spectrograms, 1)]
+        files = [str(p) for p in result.paths] + [str(result.record_path)]
+        return (str(result.paths[0]), str(result.waveforms[0]), str(result.spectrograms[0]), plots, files,
+                format_result(result))
+
+
+def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
+    studio.warm_up_with("audio", "studio.audio.tasks:warm")
 
     # ---- handlers ------------------------------------------------------------------------------
 
@@ -76,64 +109,27 @@ def create_audio_tab(demo: gr.Blocks, settings: Settings) -> dict:
     def generate(prompt, model, custom_model, seconds, guidance, temperature, top_k, top_p, samples, seed, clip,
                  clip_use, prompt_seconds, window_seconds, overlap_seconds, request: gr.Request,
                  progress=gr.Progress()):
-        from studio.audio.request import AudioRequest
-        from studio.errors import StudioError
-        from studio.events import DoneEvent, ErrorEvent, StepEvent, start_run
-
+        clip_path = uploaded(clip, demo.GRADIO_CACHE)
         audio_request = AudioRequest(
-            prompt=prompt or "", model=(custom_model or "").strip() or model, seconds=_number(seconds, "seconds"),
-            guidance=_number(guidance, "guidance"), temperature=_number(temperature, "temperature"),
-            top_k=_whole(top_k, "top_k"), top_p=_number(top_p, "top_p"), samples=_whole(samples, "samples"),
-            seed=_whole(seed, "seed"), clip=clip or None, clip_use=clip_use if clip else "none",
-            prompt_seconds=_number(prompt_seconds, "prompt_seconds"),
-            window_seconds=_number(window_seconds, "window_seconds"),
-            overlap_seconds=_number(overlap_seconds, "overlap_seconds"),
+            prompt=prompt or "", model=(custom_model or "").strip() or model, seconds=number(seconds, "seconds"),
+            guidance=number(guidance, "guidance"), temperature=number(temperature, "temperature"),
+            top_k=whole(top_k, "top_k"), top_p=number(top_p, "top_p"), samples=whole(samples, "samples"),
+            seed=whole(seed, "seed"), clip=clip_path, clip_use=clip_use if clip_path else "none",
+            prompt_seconds=number(prompt_seconds, "prompt_seconds"),
+            window_seconds=number(window_seconds, "window_seconds"),
+            overlap_seconds=number(overlap_seconds, "overlap_seconds"),
         )
-        key = session_key(request)
-        stop = stops.start(key)
-
-        def work(run):
-            def on_progress(p):
-                run.emit(StepEvent(step=p.step, total_steps=p.total, epoch=float(p.window), loss=float("nan")))
-
-            return engine().generate(audio_request, on_progress=on_progress,
-                                     should_stop=lambda: stop.is_set() or run.should_stop)
-
-        run = start_run(work, name="audio generation")
-        keep = gr.update()
-        try:
-            yield keep, keep, keep, keep, keep, f"Working on {audio_request.model}..."
-            for batch in run.batches(interval=0.2):
-                status = None
-                for event in batch:
-                    if isinstance(event, StepEvent):
-                        progress((event.step, event.total_steps), desc="Generating", unit="steps")
-                        status = f"Step {event.step} of {event.total_steps} (window {int(event.epoch)})"
-                    elif isinstance(event, ErrorEvent):
-                        raise StudioError(event.message)
-                    elif isinstance(event, DoneEvent):
-                        result = event.result
-                        if result.stopped or not result.paths:
-                            yield None, None, None, None, None, format_result(result)
-                            return
-                        plots = [(str(w), f"waveform {i}") for i, w in enumerate(result.waveforms, 1)]
-                        plots += [(str(s), f"mel spectrogram {i}") for i, s in enumerate(result.spectrograms, 1)]
-                        files = [str(p) for p in result.paths] + [str(result.record_path)]
-                        yield (str(result.paths[0]), str(result.waveforms[0]), str(result.spectrograms[0]), plots,
-                               files, format_result(result))
-                        return
-                if status:
-                    yield keep, keep, keep, keep, keep, status
-        finally:
-            if not run.finished:
-                run.request_stop()
-            stops.finish(key)
+        check_limits(audio_request, studio.settings)  # read now: the admin may have changed it
+        job = studio.submit(request, "audio", "studio.audio.tasks:generate",
+                            AudioJob(audio_request, studio.model_scope(request)), label=audio_request.model)
+        yield from relay(studio, job, AudioView(), progress)
 
     def stop_generation(request: gr.Request):
-        stops.stop(session_key(request))
+        studio.stop(request, "audio")  # this visitor's audio job only; it ends at its next decoder step
 
     # ---- layout --------------------------------------------------------------------------------
 
+    limit = studio.settings.max_audio_seconds
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(label="Describe the music", lines=2, value=EXAMPLES[0][0], elem_id="audio-prompt")
@@ -151,12 +147,12 @@ def create_audio_tab(demo: gr.Blocks, settings: Settings) -> dict:
         with gr.Column(scale=2):
             model = gr.Dropdown([p.id for p in AUDIO_PRESETS], value=DEFAULT_MODEL, label="Model",
                                 elem_id="audio-model")
-            custom_model = gr.Textbox(label="Or type a hub id or a local folder", placeholder="owner/name",
-                                      elem_id="audio-custom-model")
+            custom_model = gr.Textbox(label="Or type a hub id (or a folder the operator allows)",
+                                      placeholder="owner/name", elem_id="audio-custom-model")
             card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="audio-model-card")
-            seconds = gr.Number(value=2.0, label="Seconds (a continuation's prompt included; up to 300)",
-                                elem_id="audio-seconds")
-            guidance = gr.Slider(0, 10, value=3.0, step=0.5, label="Guidance scale (1 = off)",
+            seconds = gr.Number(value=2.0, label=f"Seconds (a continuation's prompt included; this studio allows up "
+                                f"to {limit:g})", elem_id="audio-seconds")
+            guidance = gr.Slider(1, 10, value=3.0, step=0.5, label="Guidance scale (1 = off)",
                                  elem_id="audio-guidance")
             temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature", elem_id="audio-temperature")
             with gr.Row():
@@ -166,8 +162,8 @@ def create_audio_tab(demo: gr.Blocks, settings: Settings) -> dict:
                 samples = gr.Number(value=1, precision=0, label="Clips (1-4)", elem_id="audio-samples")
                 seed = gr.Number(value=0, precision=0, label="Seed (-1 random)", elem_id="audio-seed")
             with gr.Accordion("Start from a clip: continue it, or follow its melody", open=False):
-                clip = gr.File(label="Clip (WAV, FLAC, OGG or MP3; at most 5 minutes)", file_types=CLIP_TYPES,
-                               type="filepath", elem_id="audio-clip")
+                clip = gr.File(label="Clip (WAV, FLAC, OGG or MP3; at most 5 minutes, only its start is used)",
+                               file_types=CLIP_TYPES, type="filepath", elem_id="audio-clip")
                 clip_use = gr.Radio(["continue", "melody"], value="continue",
                                     label="Use of the clip (melody needs a melody model)", elem_id="audio-clip-use")
                 prompt_seconds = gr.Number(value=2.0, label="Prompt seconds (taken from the clip's start)",
@@ -184,9 +180,9 @@ def create_audio_tab(demo: gr.Blocks, settings: Settings) -> dict:
     inputs = [prompt, model, custom_model, seconds, guidance, temperature, top_k, top_p, samples, seed, clip,
               clip_use, prompt_seconds, window_seconds, overlap_seconds]
     outputs = [player, waveform, spectrogram, plots, downloads, status]
-    gen_event = generate_btn.click(generate, inputs, outputs, api_name="audio_generate", concurrency_id="audio")
-    stop_btn.click(stop_generation, None, None, api_name="audio_stop", concurrency_limit=None, queue=False).then(
-        None, None, None, cancels=[gen_event])
+    gen_event = generate_btn.click(generate, inputs, outputs, api_name="audio_generate")
+    # No `cancels`: the job ends within one decoder step and the handler then shows what was kept.
+    stop_btn.click(stop_generation, None, None, api_name="audio_stop", queue=False)
     for control in (model, custom_model):
         control.change(model_card, [model, custom_model], card, api_visibility="private")
     return dict(prompt=prompt, player=player, spectrogram=spectrogram, status=status, model=model,

@@ -1,30 +1,29 @@
-"""In Chromium: make a clip in the Audio tab, play it, and see its mel spectrogram."""
+"""In Chromium: make a clip in the Audio tab, play it, see its waveform and spectrogram, and Stop a long one."""
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.audio_models import build_tiny_musicgen
-
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return str(build_tiny_musicgen(tmp_path_factory.mktemp("browser-audio") / "mono"))
+def image_drawn(page, selector: str) -> bool:
+    """The picture's file arrived and decoded (an <img> that failed to load has no natural width)."""
+    return page.locator(selector).first.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
-def test_make_a_clip_play_it_and_see_the_spectrogram(studio_page, tiny_model):
+def test_make_a_clip_play_it_see_its_pictures_and_stop_a_long_one(studio_page):
     page = studio_page
     try:
         page.get_by_role("tab", name="Audio").click()
-        page.locator("#audio-custom-model textarea, #audio-custom-model input").first.fill(tiny_model)
         page.locator("#audio-seconds input").fill("2")
         page.locator("#audio-seed input").fill("11")
         page.locator("#audio-prompt textarea").fill("a fast high melody")
         page.locator("#audio-generate").click()
         expect(page.locator("#audio-status")).to_contain_text("seed 11", timeout=90_000)
-        expect(page.locator("#audio-spectrogram img")).to_be_visible()
-        expect(page.locator("#audio-waveform img")).to_be_visible()
+        for picture in ("#audio-waveform img", "#audio-spectrogram img"):
+            expect(page.locator(picture)).to_be_visible()
+            assert image_drawn(page, picture), f"{picture} did not load"
+        waveform_src = page.locator("#audio-waveform img").get_attribute("src")
         # Play the clip: the player's button turns to Pause while the clip plays.
         page.locator("#audio-player button.play-pause-button").click()
         expect(page.locator("#audio-player button.play-pause-button[aria-label='Pause']")).to_be_attached(
@@ -32,6 +31,16 @@ def test_make_a_clip_play_it_and_see_the_spectrogram(studio_page, tiny_model):
         link = page.locator("#audio-downloads a[href]").first
         expect(link).to_be_attached()
         assert page.request.get(link.get_attribute("href")).body()[:4] == b"RIFF"
+
+        # A long clip, stopped early: its progress shows in tokens, and the clip shown before stays.
+        page.locator("#audio-seconds input").fill("30")
+        page.locator("#audio-samples input").fill("4")
+        page.locator("#audio-generate").click()
+        expect(page.locator("#audio-status")).to_contain_text("tokens", timeout=60_000)
+        page.locator("#audio-stop").click()
+        expect(page.locator("#audio-status")).to_contain_text("Stopped", timeout=10_000)
+        assert page.locator("#audio-waveform img").get_attribute("src") == waveform_src
+        assert image_drawn(page, "#audio-waveform img")
     except Exception:
         page.screenshot(path="test-artifacts/audio-browser-failure.png", full_page=True)
         raise

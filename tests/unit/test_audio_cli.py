@@ -28,3 +28,26 @@ def test_the_cli_writes_the_clip_and_prints_json(tiny, tmp_path, capsys, monkeyp
 def test_the_cli_says_what_is_wrong(capsys):
     assert main(["audio", "--seconds", "0", "--json"]) == 2
     assert "seconds" in capsys.readouterr().err
+
+
+def test_the_cli_continues_a_clip_with_the_shipped_model(tmp_path, capsys, monkeypatch):
+    """Issue 10: this failed with a TypeError (`pad_to_multiple_of`) on the embedded model as shipped."""
+    import numpy as np
+
+    from studio.audio.clips import write_wav
+
+    monkeypatch.setenv("STUDIO_OUTPUTS_DIR", str(tmp_path / "outputs"))
+    t = np.arange(22050) / 22050
+    upload = write_wav(tmp_path / "tune.wav", (0.3 * np.sin(2 * np.pi * 330 * t))[None].astype(np.float32), 22050)
+    out = tmp_path / "continued.wav"
+    assert main(["audio", "--prompt", "a slow low melody", "--clip", str(upload), "--prompt-seconds", "0.5",
+                 "--seconds", "2", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert soundfile.info(str(out)).frames == 32000 and any("your clip" in n for n in summary["notes"])
+
+
+def test_the_cli_names_any_folder(tiny, tmp_path, capsys, monkeypatch):
+    """A person at a terminal may point at any folder (the page may not)."""
+    monkeypatch.setenv("STUDIO_OUTPUTS_DIR", str(tmp_path / "outputs"))
+    assert main(["audio", "--model", tiny, "--seconds", "0.4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["files"]

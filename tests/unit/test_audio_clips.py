@@ -76,3 +76,25 @@ def test_wav_is_pcm16_with_the_right_channel_layout(tmp_path):
     assert (info.channels, info.samplerate, info.frames, info.subtype) == (2, 16000, 4000, "PCM_16")
     data, _ = soundfile.read(str(path), always_2d=True)
     assert np.abs(data[:, 1]).max() == 0 and np.abs(data[:, 0]).max() > 0.4
+
+
+def test_only_the_part_used_is_decoded(tmp_path):
+    path = write_wav(tmp_path / "long.wav", tone(60.0, 8000), 8000)
+    audio, sr = read_clip(path, keep_seconds=2.0)
+    assert sr == 8000 and audio.shape == (1, 16000)
+    assert read_clip(path)[0].shape == (1, 480000)
+
+
+def test_an_upload_past_the_bound_is_refused_with_the_bound_named(tmp_path):
+    path = write_wav(tmp_path / "song.wav", tone(12.0, 8000), 8000)
+    with pytest.raises(StudioError, match="12 s long; upload at most 10 s"):
+        read_clip(path, max_seconds=10, keep_seconds=1.0)
+
+
+def test_nan_samples_are_refused(tmp_path):
+    path = tmp_path / "nan.wav"
+    data = np.zeros(8000, dtype=np.float32)
+    data[100] = np.nan
+    soundfile.write(str(path), data, 8000, subtype="FLOAT")
+    with pytest.raises(StudioError, match="NaN"):
+        read_clip(path)

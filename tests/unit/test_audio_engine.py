@@ -1,6 +1,7 @@
 """The audio engine on tiny MusicGen models built from configs: lengths, channels, continuation, windows, Stop."""
 
 import json
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -31,8 +32,12 @@ def engine(tmp_path_factory):
     return AudioGenerator(Settings(outputs_dir=tmp_path_factory.mktemp("audio-out")))
 
 
+ANY_FOLDER = {"any_path": True}  # as the command line: these tests name folders of their own
+
+
 def make(engine, model, save=False, **changes):
-    return engine.generate(AudioRequest(**({"prompt": "a slow low melody", "model": model} | changes)), save=save)
+    return engine.generate(AudioRequest(**({"prompt": "a slow low melody", "model": model} | changes)), save=save,
+                           scope=ANY_FOLDER)
 
 
 @pytest.mark.parametrize("seconds", [1, 2, 5])
@@ -104,11 +109,12 @@ def test_window_plan_covers_the_clip_once():
 def test_progress_reports_every_step_and_stop_ends_at_the_next(engine, models):
     seen = []
     result = engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=1),
-                             on_progress=seen.append, save=False)
+                             on_progress=seen.append, save=False, scope=ANY_FOLDER)
     assert [p.step for p in seen] == list(range(1, seen[-1].total + 1)) and seen[-1].total == 25 + 3
     steps = []
     stopped = engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=2),
-                              on_progress=steps.append, should_stop=lambda: len(steps) >= 5, save=False)
+                              on_progress=steps.append, should_stop=lambda: len(steps) >= 5, save=False,
+                              scope=ANY_FOLDER)
     assert stopped.stopped and stopped.steps == 5 and not stopped.clips
     assert make(engine, models["mono"], seconds=1).clips  # still usable
 
@@ -150,3 +156,104 @@ def test_melody_models_follow_an_uploaded_clip(engine, tmp_path):
     assert abs(result.clips[0].shape[-1] - SAMPLE_RATE) <= FRAME
     with pytest.raises(StudioError, match="cannot continue"):
         make(engine, melody, seconds=2, clip=str(path), clip_use="continue", prompt_seconds=1)
+
+
+def test_stop_in_a_later_window_keeps_the_finished_windows(engine, models, tmp_path):
+    steps = []
+    # windows of 1.2 s (30 frames) over 0.4 s overlap: the first window takes 30 + 3 steps
+    result = engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=3, window_seconds=1.2,
+                                          overlap_seconds=0.4),
+                             on_progress=steps.append, should_stop=lambda: len(steps) >= 40, save=True,
+                             scope=ANY_FOLDER, outputs_dir=tmp_path)
+    assert result.stopped and result.steps == 40 and steps[-1].window == 2
+    assert result.clips[0].shape[-1] == 30 * FRAME  # the first window, whole
+    assert result.paths and "Stopped in window 2 of 4" in result.notes[0]
+    assert soundfile.info(str(result.paths[0])).frames == 30 * FRAME
+
+
+def test_files_go_to_the_folder_given_for_the_call(engine, models, tmp_path):
+    result = engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=1), scope=ANY_FOLDER,
+                             outputs_dir=tmp_path / "visitor")
+    assert result.folder.parent == tmp_path / "visitor" / "audio"
+    assert [p.suffix for p in (result.paths[0], result.waveforms[0], result.spectrograms[0])] == [".wav", ".png",
+                                                                                                   ".jpg"]
+
+
+def test_a_typed_folder_is_refused_without_a_scope_that_allows_it(engine, models):
+    with pytest.raises(StudioError):
+        engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=1), save=False)
+    allowed = {"local_roots": (str(Path(models["mono"]).parent),)}
+    assert engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=1), save=False,
+                           scope=allowed).clips
+
+
+def test_generation_leaves_the_process_random_state_alone(engine, models):
+    """Each request draws from its own torch.Generator: a worker's global generator never moves or is reseeded."""
+    import torch
+
+    make(engine, models["mono"], seconds=1)  # loading may draw (weight init); generating must not
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    make(engine, models["mono"], seconds=1, seed=5)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_guidance_one_turns_guidance_off_and_works(engine, models):
+    assert make(engine, models["mono"], seconds=1, guidance=1.0).clips
+    with pytest.raises(StudioError, match="guidance"):
+        make(engine, models["mono"], seconds=1, guidance=0.0)
+
+
+def test_a_tokenizer_saved_with_padding_still_continues_and_extends(engine, models, tmp_path):
+    """Issue 10: padding saved in tokenizer.json reached Encodec's feature extractor (`pad_to_multiple_of`)."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    padded = tmp_path / "padded"
+    shutil.copytree(models["mono"], padded)
+    tokenizer = AutoTokenizer.from_pretrained(padded)
+    tokenizer(["a b", "a slow low melody"], padding=True)  # switches padding on; save_pretrained keeps it
+    tokenizer.save_pretrained(padded)
+    assert '"padding": null' not in (padded / "tokenizer.json").read_text()
+    upload = write_wav(tmp_path / "up.wav", 0.3 * np.ones((1, 16000), dtype=np.float32), 16000)
+    continued = make(engine, str(padded), seconds=2, clip=str(upload), clip_use="continue", prompt_seconds=1)
+    assert continued.clips[0].shape[-1] == 2 * SAMPLE_RATE
+    extended = make(engine, str(padded), seconds=3, window_seconds=1.2, overlap_seconds=0.4)
+    assert extended.windows == 4 and extended.clips[0].shape[-1] == 3 * SAMPLE_RATE
+
+
+def test_callers_with_different_scopes_share_the_loaded_model(engine, models):
+    """Visitors' scopes differ (each holds their own folder); the same model must not be loaded again for each."""
+    make(engine, models["mono"], seconds=1)
+    loaded = engine.slot.current
+    root = str(Path(models["mono"]).parent)
+    for scope in ({"local_roots": (root,)}, {"local_roots": (root, "/elsewhere")}):
+        engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=1), save=False, scope=scope)
+        assert engine.slot.current is loaded
+    with pytest.raises(StudioError):  # a caller who may not name the folder still cannot use it
+        engine.generate(AudioRequest(prompt="x", model=models["mono"], seconds=1), save=False,
+                        scope={"local_roots": ("/elsewhere",)})
+
+
+def test_forgetting_saved_padding_mends_the_processor_itself(models, tmp_path):
+    """Beyond the engine's own calls, the loaded processor works for audio again (the melody path uses it)."""
+    import shutil
+
+    from transformers import AutoProcessor, AutoTokenizer
+
+    from studio.audio.model import forget_saved_padding
+
+    padded = shutil.copytree(models["mono"], tmp_path / "padded")
+    tokenizer = AutoTokenizer.from_pretrained(padded)
+    tokenizer(["a b", "a slow low melody"], padding=True)
+    tokenizer.save_pretrained(padded)
+    processor = AutoProcessor.from_pretrained(padded)
+    call = dict(audio=np.zeros(3200, dtype=np.float32), sampling_rate=SAMPLE_RATE, text=["a slow melody"],
+                padding=True, return_tensors="pt")
+    with pytest.raises(TypeError, match="pad_to_multiple_of"):
+        processor(**call)
+    assert forget_saved_padding(processor.tokenizer)
+    assert set(processor(**call)) == {"input_ids", "attention_mask", "input_values", "padding_mask"}
+    assert set(processor(**call)) == {"input_ids", "attention_mask", "input_values", "padding_mask"}  # and again

@@ -2,8 +2,9 @@
 
 import pytest
 
-from studio.audio.request import AudioRequest
+from studio.audio.request import AudioRequest, check_limits
 from studio.errors import ConfigError
+from studio.settings import Settings
 
 
 def test_defaults_are_valid():
@@ -19,6 +20,8 @@ def test_defaults_are_valid():
         ({"seconds": float("nan")}, "seconds"),
         ({"seconds": -1}, "seconds"),
         ({"guidance": -1}, "guidance"),
+        ({"guidance": 0}, "guidance"),
+        ({"guidance": 0.5}, "guidance"),
         ({"temperature": 0}, "temperature"),
         ({"top_k": -1}, "top_k"),
         ({"top_k": 2.5}, "top_k"),
@@ -43,3 +46,40 @@ def test_bad_values_name_the_field(changes, field):
 def test_duration_message_says_the_bounds():
     with pytest.raises(ConfigError, match="above 0 and at most 300"):
         AudioRequest(seconds=10000)
+
+
+FLOAT_FIELDS = ["seconds", "guidance", "temperature", "top_p", "prompt_seconds", "window_seconds", "overlap_seconds"]
+
+
+@pytest.mark.parametrize("field", FLOAT_FIELDS)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_refused_per_field(field, bad):
+    with pytest.raises(ConfigError) as err:
+        AudioRequest(**{field: bad})
+    assert err.value.field == field and "finite" in str(err.value)
+
+
+def test_guidance_below_one_says_that_one_is_off():
+    with pytest.raises(ConfigError, match=r"at least 1 .*\(1 turns guidance off\)"):
+        AudioRequest(guidance=0)
+
+
+def test_the_operators_duration_limit_is_named():
+    check_limits(AudioRequest(seconds=30), Settings(max_audio_seconds=30))
+    with pytest.raises(ConfigError) as err:
+        check_limits(AudioRequest(seconds=31), Settings(max_audio_seconds=30))
+    assert err.value.field == "seconds" and "max_audio_seconds" in str(err.value) and "30 s" in str(err.value)
+
+
+def test_the_tab_takes_clips_only_from_gradios_upload_folder(tmp_path):
+    from studio.errors import StudioError
+    from studio.ui.audio import uploaded
+
+    uploads = tmp_path / "gradio"
+    (uploads / "abc").mkdir(parents=True)
+    (uploads / "abc" / "clip.wav").write_bytes(b"RIFF")
+    assert uploaded(str(uploads / "abc" / "clip.wav"), str(uploads)).endswith("clip.wav")
+    assert uploaded(None, str(uploads)) is None
+    for outside in (tmp_path / "elsewhere.wav", uploads / ".." / "elsewhere.wav", "/etc/hostname"):
+        with pytest.raises(StudioError, match="clip: only a file uploaded"):
+            uploaded(str(outside), str(uploads))
