@@ -294,7 +294,11 @@ class ModelSlot:
 
     def load(self, request: LoadRequest, progress: Callable[[str], None] | None = None) -> LoadedModel:
         with self._lock:
-            if self.current is not None and self.current.request == request:
+            # Resolve with this request's scope first: a model loaded for one visitor is reused for another
+            # only when this visitor may name it too (same weights, same precision), never by its name alone.
+            wanted = resolve(request.name, self.modality, local_roots=request.local_roots,
+                             any_path=request.any_path, presets_only=request.presets_only)
+            if self.current is not None and same_weights(self.current, wanted, request):
                 return self.current
             source, device, dtype, estimate = self.check(request)
             previous = self.current
@@ -359,6 +363,14 @@ class ModelSlot:
         if self.current is not None:
             self.current = None
             free_memory()
+
+
+def same_weights(loaded: LoadedModel, source: ModelSource, request: LoadRequest) -> bool:
+    """True when `loaded` is what `request` asks for: the same weights at the same precision and quantization."""
+    had = loaded.request
+    return (loaded.source.kind, loaded.source.location) == (source.kind, source.location) and (
+        had.precision, had.quant_type, had.double_quant) == (request.precision, request.quant_type,
+                                                              request.double_quant)
 
 
 def quantization_config(request: LoadRequest, dtype):

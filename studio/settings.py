@@ -80,7 +80,7 @@ class Settings:
     output_max_age_hours: float = 24.0  # outputs and uploads older than this are deleted; 0 keeps them
     # Limits per request and per visitor (the admin can change them while the studio runs).
     max_jobs_per_visitor: int = 2
-    stop_grace_s: float = 1.0
+    stop_grace_s: float = 1.5  # after Stop, a job has this long to end itself before its worker is killed
     worker_memory_gb: float = 0.0  # 0 = no cap
     max_new_tokens: int = 1024
     max_prompt_tokens: int = 4096
@@ -92,6 +92,7 @@ class Settings:
     # Kept out of repr so they never reach a log line or a traceback.
     hf_token: str | None = field(default=None, repr=False)
     admin_password: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)  # the OpenAI-compatible endpoint's key; None: no key
 
     @property
     def max_file_size(self) -> str:
@@ -128,7 +129,7 @@ def load_settings(env_file: str | os.PathLike | None = None) -> Settings:
         locked=_bool("STUDIO_LOCKED", False),
         output_max_age_hours=_float("STUDIO_OUTPUT_MAX_AGE_HOURS", 24.0),
         max_jobs_per_visitor=max(1, _int("STUDIO_MAX_JOBS_PER_VISITOR", 2)),
-        stop_grace_s=_float("STUDIO_STOP_GRACE_S", 1.0),
+        stop_grace_s=_float("STUDIO_STOP_GRACE_S", 1.5),
         worker_memory_gb=_float("STUDIO_WORKER_MEMORY_GB", 0.0),
         max_new_tokens=max(1, _int("STUDIO_MAX_NEW_TOKENS", 1024)),
         max_prompt_tokens=max(16, _int("STUDIO_MAX_PROMPT_TOKENS", 4096)),
@@ -139,4 +140,5 @@ def load_settings(env_file: str | os.PathLike | None = None) -> Settings:
         max_uploads=max(1, _int("STUDIO_MAX_UPLOADS", 8)),
         hf_token=os.environ.get("HF_TOKEN") or None,
         admin_password=os.environ.get("STUDIO_ADMIN_PASSWORD") or None,
+        api_key=os.environ.get("STUDIO_API_KEY") or None,
     )

@@ -52,3 +52,19 @@ def test_the_slot_applies_the_operators_remote_code_setting(tmp_path):
                      trust_remote_code=False)
     slot.load(LoadRequest(str(folder), trust_remote_code=True, any_path=True))
     assert seen == [False]
+
+
+def test_a_loaded_model_is_reused_across_visitors_only_when_they_may_name_it(tmp_path):
+    loads = []
+    alice_root, bob_root = tmp_path / "alice", tmp_path / "bob"
+    model = alice_root / "run" / "final"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    bob_root.mkdir()
+    slot = ModelSlot("text", loader=lambda source, *a: loads.append(source.location) or ("m", "p"))
+    first = slot.load(LoadRequest(str(model), local_roots=(str(alice_root),)))
+    again = slot.load(LoadRequest(str(model), local_roots=(str(alice_root), "/elsewhere")))  # other scope, same weights
+    assert again is first and len(loads) == 1
+    with pytest.raises(StudioError, match="not a model this studio offers"):
+        slot.load(LoadRequest(str(model), local_roots=(str(bob_root),)))  # Bob may not name Alice's folder
+    assert slot.current is first
