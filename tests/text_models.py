@@ -40,3 +40,14 @@ def tiny_text_model(tmp_path_factory):
 def odd_text_model(tmp_path_factory):
     """Hidden size 32: fine in full precision, refused for 4-bit on CPU."""
     return build_tiny_llama(tmp_path_factory.mktemp("odd-llama"), hidden=32, intermediate=96, vocab=300)
+
+
+@pytest.fixture(scope="session")
+def text_replicas(tmp_path_factory):
+    """Every text family's replica as a folder, and the same in an offline hub cache: (folders, cache_dir)."""
+    from tests.replicas import text as replicas
+
+    root = tmp_path_factory.mktemp("text-replicas")
+    folders = replicas.build_all(root / "folders")
+    replicas.place_all(folders, root / "hub")
+    return folders, root / "hub"

@@ -26,14 +26,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop", action="append", default=[], help="a stop sequence (repeatable)")
     parser.add_argument("--chat", action="store_true", help="apply the model's chat template")
     parser.add_argument("--system", default="", help="system prompt in --chat mode")
-    parser.add_argument("--trust-remote-code", action="store_true", help="run code shipped with the model")
     parser.add_argument("--stream", action="store_true", help="print tokens to stderr as they come")
 
 
 def run(args: argparse.Namespace, settings) -> dict:
+    """Generate in this process (no workers: one person at a terminal); a failure is one clear line, no traceback.
+
+    Remote code runs only when the operator sets STUDIO_TRUST_REMOTE_CODE; any folder may be named here.
+    """
+    from studio.errors import StudioError
+
+    try:
+        return _generate(args, settings)
+    except (StudioError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # a library's error: say what failed in one line instead of a traceback
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise StudioError(f"text generation with {args.model} failed: {type(err).__name__}"
+                          f"{': ' + detail[:300] if detail else ''}") from None
+
+
+def _generate(args: argparse.Namespace, settings) -> dict:
+    from studio.devices import set_torch_threads
     from studio.loading import LoadRequest
     from studio.text.engine import TextEngine, TextSaved
-    from studio.text.generate import SequenceDone, TextChunk
+    from studio.text.generate import Limits, SequenceDone, TextChunk
     from studio.text.request import TextRequest
 
     request = TextRequest(
@@ -42,14 +59,17 @@ def run(args: argparse.Namespace, settings) -> dict:
         num_sequences=args.num_sequences, seed=args.seed, stop_sequences=tuple(args.stop), chat=args.chat,
         system_prompt=args.system,
     )
-    load = LoadRequest(args.model, precision=args.precision, quant_type=args.quant_type,
-                       trust_remote_code=args.trust_remote_code or settings.trust_remote_code)
+    load = LoadRequest(args.model, precision=args.precision, quant_type=args.quant_type, any_path=True)
+    set_torch_threads(settings.torch_threads)  # this process is the command's own
     saved = None
-    for event in TextEngine(settings).generate(load, request):
+    notes: list[str] = []
+    for event in TextEngine(settings).generate(load, request, limits=Limits(max_prompt_tokens=None)):
         if isinstance(event, TextChunk) and args.stream:
             print(event.text, end="", file=sys.stderr, flush=True)
-        elif isinstance(event, SequenceDone) and args.stream:
-            print(file=sys.stderr)
+        elif isinstance(event, SequenceDone):
+            notes += [n for n in event.notes if n not in notes]
+            if args.stream:
+                print(file=sys.stderr)
         elif isinstance(event, TextSaved):
             saved = event
     return {
@@ -57,6 +77,7 @@ def run(args: argparse.Namespace, settings) -> dict:
         "texts": [d.text for d in saved.sequences],
         "stats": [vars(d.stats) for d in saved.sequences],
         "seeds": [d.seed for d in saved.sequences],
+        "notes": notes,
         "text_file": str(saved.text_path),
         "record": str(saved.record_path),
     }

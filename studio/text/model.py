@@ -9,7 +9,7 @@ from studio.errors import StudioError
 from studio.loading import LoadRequest, ModelSlot, quantization_config
 from studio.registry import ModelSource
 
-BNB_CPU_BLOCK = 64  # bitsandbytes' 4-bit CPU kernels need every linear size to be a multiple of this
+BNB_CPU_BLOCK = 64  # bitsandbytes' 4-bit CPU kernels read each quantized layer's input in blocks of this size
 
 
 def _local_config(source: ModelSource) -> dict | None:
@@ -24,17 +24,19 @@ def _local_config(source: ModelSource) -> dict | None:
     return json.loads(path.read_text()) if path and path.is_file() else None
 
 
-def linear_sizes(config: dict) -> dict[str, int]:
+def quantized_input_sizes(config: dict) -> dict[str, int]:
+    """The input widths of the layers bitsandbytes quantizes (attention and MLP projections).
+
+    Measured with bitsandbytes 0.50 on CPU: 4-bit fails ("shape ... is invalid") when a quantized layer's
+    *input* width is not a multiple of 64; output widths (a key/value projection of 32) and the vocabulary
+    (the output layer is never quantized; GPT-2 has 50257) do not matter.
+    """
+    config = config.get("text_config") or config  # multimodal configs keep the language model's sizes inside
     hidden = config.get("hidden_size") or config.get("n_embd") or 0
-    heads = config.get("num_attention_heads") or 1
+    heads = config.get("num_attention_heads") or config.get("n_head") or 1
     head_dim = config.get("head_dim") or (hidden // heads if hidden else 0)
-    kv = config.get("num_key_value_heads") or heads
-    return {
-        "hidden_size": hidden,
-        "intermediate_size": config.get("intermediate_size") or 0,
-        "key/value size": kv * head_dim,
-        "vocab_size": config.get("vocab_size") or 0,
-    }
+    intermediate = config.get("intermediate_size") or config.get("n_inner") or (4 * hidden if "n_embd" in config else 0)
+    return {"hidden_size": hidden, "intermediate_size": intermediate, "attention output size": heads * head_dim}
 
 
 def check_text_source(source: ModelSource, request: LoadRequest, device: str) -> None:
@@ -44,12 +46,12 @@ def check_text_source(source: ModelSource, request: LoadRequest, device: str) ->
     config = _local_config(source)
     if config is None:
         return
-    odd = {k: v for k, v in linear_sizes(config).items() if v and v % BNB_CPU_BLOCK}
+    odd = {k: v for k, v in quantized_input_sizes(config).items() if v and v % BNB_CPU_BLOCK}
     if odd:
         sizes = ", ".join(f"{k} {v}" for k, v in odd.items())
         raise StudioError(
-            f"4-bit on the CPU needs every layer size to be a multiple of {BNB_CPU_BLOCK}, but {source.name} has "
-            f"{sizes}. Use 8bit or full on the CPU, or 4bit on a GPU."
+            f"4-bit on the CPU needs every quantized layer's input size to be a multiple of {BNB_CPU_BLOCK}, but "
+            f"{source.name} has {sizes}. Use 8bit or full on the CPU, or 4bit on a GPU."
         )
 
 
@@ -72,6 +74,7 @@ def load_causal_lm(source: ModelSource, request: LoadRequest, device: str, dtype
     return model, tokenizer
 
 
-def text_slot(device_preference: str = "auto", token: str | None = None) -> ModelSlot:
+def text_slot(device_preference: str = "auto", token: str | None = None, trust_remote_code: bool = False) -> ModelSlot:
+    """The text model slot; `trust_remote_code` is the operator's STUDIO_TRUST_REMOTE_CODE, never a visitor's."""
     return ModelSlot("text", load_causal_lm, precheck=check_text_source, device_preference=device_preference,
-                     token=token)
+                     token=token, trust_remote_code=trust_remote_code)

@@ -1,153 +1,203 @@
 """The Text tab: a prompt or a chat, a model with its card, precision and sampling, streamed answers.
 
-Handlers first, then the layout, then the wiring. The engine (torch,
-transformers) is imported inside the handlers, so building the app stays fast;
-the tab never loads a model or picks a device itself. Stop sets this session's
-own stop event, which the engine's stopping criterion reads after every token.
+Handlers first, then the layout, then the wiring. The tab does no model work:
+it checks the form into a `TextRequest`, submits it as a job of the visitor's
+to the text worker (`studio.text.tasks:generate`), and relays the job's events
+through `TextView`. Stop stops this visitor's text jobs only; the worker ends
+generation within one token. Remote code is the operator's setting alone.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
 import gradio as gr
 
 from studio.devices import PRECISIONS
+from studio.errors import StudioError
 from studio.registry import finetuned_text_models, presets
-from studio.settings import Settings
 
-from .common import preset_card, session_key, SessionStops, user_errors
+from .common import preset_card, user_errors
+from .context import Studio
+from .relay import JobView, relay, waiting_text
 
 TEXT_PRESETS = presets("text")
 DEFAULT_MODEL = TEXT_PRESETS[0].id
-FRAME_S = 1 / 30  # at most this often a streamed answer is sent to the page
+FRAME_S = 0.1  # the page gets at most ~10 updates a second, each with only what changed
+CHARS_PER_TOKEN_MAX = 32  # a prompt longer than this many characters per allowed token cannot fit: refused at once
+# Each example is one the embedded model answers right: sums with greedy decoding, its facts, story starts.
 EXAMPLES = [
-    ["Once upon a time, there was a little cat named", False],
-    ["Q: 23+14= A:", False],
-    ["Tell me a story about a dog.", True],
-    ["What is the capital of France?", True],
+    ["Q: 12+7= A:", False, True, "\\n"],
+    ["Once upon a time, there was a little cat named", False, False, ""],
+    ["Tell me a story about a dog.", True, False, ""],
+    ["What is the capital of France?", True, True, ""],
 ]
 
 
-def model_choices(settings: Settings) -> list[tuple[str, str]]:
-    """Presets, then every finished Fine-tune run (newest first), so a trained adapter is one click away."""
-    tuned = [(f"fine-tuned: {Path(folder).parent.name}", folder) for folder in finetuned_text_models(settings.outputs_dir)]
+def model_choices(outputs_dir) -> list[tuple[str, str]]:
+    """Presets, then the visitor's own finished Fine-tune runs (newest first), one click away."""
+    folders = finetuned_text_models(outputs_dir) if outputs_dir is not None else []
+    tuned = [(f"fine-tuned: {Path(folder).parent.name}", folder) for folder in folders]
     return [(p.id, p.id) for p in TEXT_PRESETS] + tuned
 
 
 def model_card(name: str, custom: str = "") -> str:
     """The preset's card with its memory at each precision, a note for a typed id, or a fine-tuned run's note."""
-    if name and Path(name).parent.parent.name == "finetune":
+    if name and not (custom or "").strip() and Path(name).parent.parent.name == "finetune":
         return (f"**Fine-tuned in this studio** (run {Path(name).parent.name}): loads its base model with the "
                 "trained adapter on top. The run's record.json beside it has every setting.")
-    return preset_card(name, custom, "text", "a local folder written by save_pretrained")
-
-
-def format_stats(done) -> str:
-    lines = []
-    for d in done:
-        s = d.stats
-        prefix = f"#{d.index + 1} (seed {d.seed}): " if len(done) > 1 else f"seed {d.seed} · "
-        lines.append(f"{prefix}TTFT {s.ttft_s:.2f} s · {s.tokens_per_second:.1f} tokens/s · "
-                     f"{s.tokens} tokens · stop: {s.stop_reason}")
-    return "  \n".join(lines)
+    return preset_card(name, custom, "text", "a local folder the operator allows (STUDIO_LOCAL_MODELS)")
 
 
 def _plain_content(content) -> str:
     if isinstance(content, list):  # Gradio 6 hands chat content back as a list of parts
         return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
     return str(content or "")
 
 
-def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
-    runs = SessionStops()
+def format_stats(done, page_ttft: float | None = None) -> str:
+    """One line per sequence: time to first token from the click and in the model, speed, tokens, why it ended."""
+    lines = []
+    for d in done:
+        s = d.stats
+        prefix = f"#{d.index + 1} (seed {d.seed}): " if len(done) > 1 else f"seed {d.seed} · "
+        click = f"{page_ttft:.2f} s from the click, " if page_ttft is not None and d.index == done[0].index else ""
+        lines.append(f"{prefix}TTFT {click}{s.ttft_s:.2f} s in the model · {s.tokens_per_second:.1f} tokens/s · "
+                     f"{s.tokens} tokens · stop: {s.stop_reason}")
+    notes = dict.fromkeys(n for d in done for n in d.notes)
+    return "  \n".join(lines + [f"*{n}*" for n in notes])
 
-    @functools.cache  # one TextEngine, made on first use so the app starts without torch
-    def engine():
-        from studio.text.engine import TextEngine
 
-        return TextEngine(settings)
+class TextView(JobView):
+    """Outputs: answer, chat, stats, download. Sends only what changed: the answer box or the chat, not both."""
+
+    outputs = 4
+
+    def __init__(self, chat: bool, chat_view: list[dict]):
+        self.chat, self.chat_view = chat, chat_view
+        self.started = time.perf_counter()
+        self.first_text_at: float | None = None
+        self.texts: list[str] = []
+        self.finished: list = []
+        self.status = ""
+
+    def answer(self) -> str:
+        if len(self.texts) == 1:
+            return self.texts[0]
+        return "\n\n".join(f"--- sequence {i + 1} ---\n{t}" for i, t in enumerate(self.texts))
+
+    def _chat(self) -> list[dict]:
+        return self.chat_view + [{"role": "assistant", "content": self.answer()}] if self.texts else self.chat_view
+
+    @property
+    def page_ttft(self) -> float | None:
+        return None if self.first_text_at is None else self.first_text_at - self.started
+
+    def waiting(self, position: int, kind: str) -> tuple:
+        return "", self.chat_view if self.chat else gr.skip(), waiting_text(position, kind), None
+
+    def update(self, events: list) -> tuple | None:
+        status, grew = self.status, False
+        for event in events:
+            preview = getattr(event, "preview", None)
+            if preview is None:
+                status = getattr(event, "message", "") or status
+                continue
+            for index, piece in preview.chunks.items():
+                while len(self.texts) <= index:
+                    self.texts.append("")
+                self.texts[index] += piece
+                grew = grew or bool(piece)
+            for finished in preview.done:
+                while len(self.texts) <= finished.index:
+                    self.texts.append("")
+                self.texts[finished.index] = finished.text
+                self.finished.append(finished)
+                grew = True
+            if self.first_text_at is None and any(self.texts):
+                self.first_text_at = time.perf_counter()
+                status = f"Generating... first token {self.page_ttft:.2f} s after the click."
+        if status == self.status and not grew:
+            return None
+        changed_status = status != self.status
+        self.status = status
+        text_update = (gr.skip(), self._chat()) if self.chat else (self.answer(), gr.skip())
+        if not grew:
+            text_update = (gr.skip(), gr.skip())
+        return *text_update, status if changed_status else gr.skip(), gr.skip()
+
+    def done(self, event) -> tuple:
+        result = event.result
+        if result is not None:
+            self.texts = [d.text for d in result.sequences] or self.texts
+            self.finished = list(result.sequences)
+        stats = format_stats(self.finished, self.page_ttft) or ("Stopped before any text." if event.stopped else "")
+        file = str(result.text_path) if result is not None and result.sequences else None
+        return self.answer(), self._chat() if self.chat else gr.skip(), stats, file
+
+
+def check_limits(studio: Studio, text_request) -> None:
+    """The operator's limits that the page can check without a tokenizer, read at call time."""
+    settings = studio.settings
+    if text_request.max_new_tokens > settings.max_new_tokens:
+        raise StudioError(f"max_new_tokens: {text_request.max_new_tokens} is above this studio's limit of "
+                          f"{settings.max_new_tokens} new tokens (STUDIO_MAX_NEW_TOKENS). Ask for "
+                          f"{settings.max_new_tokens} or fewer.")
+    length = len(text_request.prompt) + len(text_request.system_prompt) + sum(
+        len(t["content"]) for t in text_request.history)
+    if length > settings.max_prompt_tokens * CHARS_PER_TOKEN_MAX:
+        raise StudioError(f"The prompt is {length} characters long, far above this studio's limit of "
+                          f"{settings.max_prompt_tokens} prompt tokens (STUDIO_MAX_PROMPT_TOKENS). Shorten it, "
+                          "or press Clear to start a new chat.")
+
+
+def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
+    studio.warm_up_with("text", "studio.text.tasks:warm")
 
     # ---- handlers ------------------------------------------------------------------------------
 
     @user_errors
     def generate(prompt, chat, system_prompt, history, model, custom_model, precision, quant_type, double_quant,
-                 trust_remote_code, max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy,
-                 num_sequences, seed, stop_text, ignore_eos, request: gr.Request):
+                 max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy, num_sequences, seed,
+                 stop_text, ignore_eos, request: gr.Request):
         from studio.loading import LoadRequest
-        from studio.text.engine import TextSaved
-        from studio.text.generate import SequenceDone, TextChunk
         from studio.text.request import TextRequest, parse_stop_sequences
+        from studio.text.tasks import TextJob
 
-        history = [{"role": m["role"], "content": _plain_content(m.get("content"))} for m in (history or [])]
+        history = [{"role": m["role"], "content": _plain_content(m.get("content"))} for m in (history or [])
+                   if isinstance(m, dict)] if chat else []
         text_request = TextRequest(
             prompt=prompt or "", max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
             repetition_penalty=repetition_penalty, greedy=bool(greedy), num_sequences=num_sequences,
             seed=seed if seed is not None else 0, stop_sequences=parse_stop_sequences(stop_text),
             ignore_eos=bool(ignore_eos), chat=bool(chat), system_prompt=system_prompt or "", history=tuple(history),
         )
-        load = LoadRequest((custom_model or "").strip() or model, precision=precision, quant_type=quant_type,
-                           double_quant=bool(double_quant), trust_remote_code=bool(trust_remote_code))
-        key = session_key(request)
-        stop = runs.start(key)
-        texts: list[str] = []
-        done = []
-        chat_view = history + [{"role": "user", "content": prompt}] if chat else history
-
-        def view():
-            answer = texts[0] if len(texts) == 1 else "\n\n".join(
-                f"--- sequence {i + 1} ---\n{t}" for i, t in enumerate(texts))
-            bot = chat_view + [{"role": "assistant", "content": answer}] if chat else chat_view
-            return answer, bot
-
-        try:
-            current = engine().slot.current
-            if current is None or current.request != load:
-                yield "", chat_view, f"Loading {load.name}...", None
-            last_frame = 0.0
-            for event in engine().generate(load, text_request, stop):
-                if isinstance(event, (TextChunk, SequenceDone)):
-                    while len(texts) <= event.index:
-                        texts.append("")
-                if isinstance(event, TextChunk):
-                    texts[event.index] += event.text
-                    # The first token shows at once; later ones are grouped into frames, so a fast model
-                    # does not make the page re-render hundreds of times a second.
-                    if last_frame and time.perf_counter() - last_frame < FRAME_S:
-                        continue
-                    last_frame = time.perf_counter()
-                    yield *view(), format_stats(done) or "Generating...", None
-                elif isinstance(event, SequenceDone):
-                    texts[event.index] = event.text
-                    done.append(event)
-                    yield *view(), format_stats(done), None
-                elif isinstance(event, TextSaved):
-                    yield *view(), format_stats(done), str(event.text_path)
-        finally:
-            runs.finish(key)
+        check_limits(studio, text_request)
+        load = LoadRequest((custom_model or "").strip() or model or DEFAULT_MODEL, precision=precision,
+                           quant_type=quant_type, double_quant=bool(double_quant), **studio.model_scope(request))
+        chat_view = history + [{"role": "user", "content": text_request.prompt}] if chat else []
+        job = studio.submit(request, "text", "studio.text.tasks:generate", TextJob(load, text_request),
+                            label=f"text: {load.name}")
+        yield from relay(studio, job, TextView(bool(chat), chat_view), interval=FRAME_S)
 
     def stop_generation(request: gr.Request):
-        runs.stop(session_key(request), wait_s=3.0)
+        studio.stop(request, "text")
 
-    def describe(model, custom_model, precision):
-        from studio.devices import pick_device, precision_problem
-
-        card = model_card(model, custom_model)
-        try:
-            device = pick_device(settings.device)
-        except Exception as err:  # a wrong STUDIO_DEVICE is reported by the generate handler
-            return f"{card}\n\n{err}"
-        problem = precision_problem(precision, device)
-        note = f"\n\n**{precision} on {device}:** {problem}" if problem else f"\n\nRuns on: {device}"
-        return card + note
+    def clear_prompt_in_chat(chat):
+        return "" if chat else gr.skip()
 
     def toggle_chat(chat):
         return gr.update(visible=chat), gr.update(visible=chat)
 
     def clear():
         return "", [], "", None
+
+    def refresh_models(current: str, request: gr.Request):
+        choices = model_choices(studio.settings_for(request).outputs_dir)
+        return gr.update(choices=choices, value=current if current in {v for _, v in choices} else DEFAULT_MODEL)
 
     # ---- layout --------------------------------------------------------------------------------
 
@@ -156,34 +206,34 @@ def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
             chat = gr.Checkbox(label="Chat mode (uses the model's chat template)", value=False,
                                elem_id="text-chat-mode")
             system_prompt = gr.Textbox(label="System prompt", value="You are a helpful assistant.", lines=1,
-                                       visible=False, elem_id="text-system-prompt")
+                                       visible=False, elem_id="text-system-prompt",
+                                       info="models whose chat template has no system turn get it at the start "
+                                            "of the first message")
             chatbot = gr.Chatbot(label="Chat", visible=False, height=320, elem_id="text-chatbot")
-            prompt = gr.Textbox(label="Prompt", lines=4, placeholder="Once upon a time", elem_id="text-prompt")
+            prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, placeholder="Once upon a time",
+                                info="Enter sends, Shift+Enter starts a new line", elem_id="text-prompt")
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="text-generate")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="text-stop")
                 clear_btn = gr.Button("Clear", elem_id="text-clear")
-            answer = gr.Textbox(label="Answer", lines=8, interactive=False, elem_id="text-answer")
+            answer = gr.Textbox(label="Answer", lines=8, max_lines=30, interactive=False, elem_id="text-answer")
             stats = gr.Markdown(elem_id="text-stats", elem_classes="studio-stats")
             download = gr.File(label="Download the answer (its JSON record is saved beside it)",
                                elem_id="text-download")
-            gr.Examples(EXAMPLES, inputs=[prompt, chat], label="Examples")
         with gr.Column(scale=2):
-            model = gr.Dropdown(model_choices(settings), value=DEFAULT_MODEL, label="Model",
-                                elem_id="text-model", allow_custom_value=True,
-                                info="fine-tuned adapters appear here as soon as a run finishes")
-            custom_model = gr.Textbox("", label="Or type a hub id or a local folder", placeholder="owner/name",
+            model = gr.Dropdown(model_choices(None), value=DEFAULT_MODEL, label="Model", elem_id="text-model",
+                                allow_custom_value=True, info="your fine-tuned adapters appear here when a run finishes")
+            custom_model = gr.Textbox("", label="Or type a hub id", placeholder="owner/name",
                                       elem_id="text-custom-model")
             card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="text-model-card")
             precision = gr.Radio(list(PRECISIONS), value="full", label="Precision", elem_id="text-precision")
             with gr.Row():
                 quant_type = gr.Radio(["nf4", "fp4"], value="nf4", label="4-bit type", elem_id="text-quant-type")
                 double_quant = gr.Checkbox(label="Double quantization", value=True, elem_id="text-double-quant")
-            trust_remote_code = gr.Checkbox(label="Trust remote code (runs code shipped with the model)",
-                                            value=settings.trust_remote_code, elem_id="text-trust-remote-code")
             with gr.Accordion("Sampling", open=True):
                 max_new_tokens = gr.Slider(1, 4096, value=128, step=1, label="Max new tokens",
-                                           elem_id="text-max-new-tokens")
+                                           elem_id="text-max-new-tokens",
+                                           info="at most the studio's limit and what the model's context leaves")
                 greedy = gr.Checkbox(label="Greedy (always the most likely token)", value=False,
                                      elem_id="text-greedy")
                 temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature", elem_id="text-temperature")
@@ -198,26 +248,27 @@ def create_text_tab(demo: gr.Blocks, settings: Settings) -> dict:
                                        elem_id="text-stop-sequences")
                 ignore_eos = gr.Checkbox(label="Ignore end of text (write until max new tokens)", value=False,
                                          elem_id="text-ignore-eos")
+    with gr.Row():
+        gr.Examples(EXAMPLES, inputs=[prompt, chat, greedy, stop_text], label="Examples the built-in model answers")
 
     # ---- wiring --------------------------------------------------------------------------------
 
     inputs = [prompt, chat, system_prompt, chatbot, model, custom_model, precision, quant_type, double_quant,
-              trust_remote_code, max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy,
-              num_sequences, seed, stop_text, ignore_eos]
+              max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy, num_sequences, seed, stop_text,
+              ignore_eos]
     outputs = [answer, chatbot, stats, download]
     gen_event = generate_btn.click(generate, inputs, outputs, api_name="text_generate", concurrency_id="text")
     submit_event = prompt.submit(generate, inputs, outputs, api_visibility="private", concurrency_id="text")
-    stop_btn.click(stop_generation, None, None, api_name="text_stop", concurrency_limit=None, queue=False).then(
-        None, None, None, cancels=[gen_event, submit_event])
-    clear_btn.click(clear, None, [prompt, chatbot, stats, download], api_visibility="private")
+    # Registered after the generation events, so those have read the prompt before it is cleared.
+    for trigger in (generate_btn.click, prompt.submit):
+        trigger(clear_prompt_in_chat, chat, prompt, queue=False, api_visibility="private")
+    stop_btn.click(stop_generation, None, None, api_name="text_stop", concurrency_limit=None, queue=False)
+    clear_btn.click(clear, None, [answer, chatbot, stats, download], api_visibility="private")
     chat.change(toggle_chat, chat, [system_prompt, chatbot], api_visibility="private")
-    def refresh_models(current: str):
-        choices = model_choices(settings)
-        return gr.update(choices=choices, value=current if current in {v for _, v in choices} else DEFAULT_MODEL)
-
     model.focus(refresh_models, model, model, api_visibility="private", queue=False)
     demo.load(refresh_models, model, model, api_visibility="private", queue=False)
-    for control in (model, custom_model, precision):
-        control.change(describe, [model, custom_model, precision], card, api_visibility="private")
+    for control in (model, custom_model):
+        control.change(model_card, [model, custom_model], card, api_visibility="private")
     return dict(prompt=prompt, chat=chat, chatbot=chatbot, answer=answer, stats=stats, model=model,
-                generate=generate_btn, stop=stop_btn, generate_event=gen_event)
+                generate=generate_btn, stop=stop_btn, clear=clear_btn, generate_event=gen_event,
+                submit_event=submit_event)

@@ -1,37 +1,117 @@
-"""The Text tab in Chromium: an answer streams into the page, and Stop ends a long one, keeping its text."""
+"""The Text tab in Chromium: a chat that sends on Enter, a long stream the page keeps up with, Stop, Clear."""
 
 import contextlib
+import time
 
 import pytest
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+PROMPT = "#text-prompt textarea"
 
-def test_streams_an_answer_then_stops_a_long_one(studio_page, tmp_path):
-    page = studio_page
+
+def set_number(page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(value)
+    box.press("Enter")
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page, tmp_path, name):
     try:
-        page.get_by_role("tab", name="Text").click()
-        answer = page.locator("#text-answer textarea")
-        stats = page.locator("#text-stats")
-
-        page.locator("#text-prompt textarea").fill("Once upon a time")
-        page.locator("#text-generate").click()
-        expect(stats).to_contain_text("stop:", timeout=60_000)
-        assert "there was" in answer.input_value()
-
-        page.locator("#text-max-new-tokens input[type=number]").fill("1000")
-        page.locator("#text-max-new-tokens input[type=number]").press("Enter")
-        page.locator("#text-ignore-eos input").check()
-        page.locator("#text-generate").click()
-        expect(stats).to_contain_text("Generating", timeout=30_000)
-        page.wait_for_function(
-            "() => document.querySelector('#text-answer textarea').value.length > 40", timeout=30_000
-        )
-        page.locator("#text-stop").click()
-        expect(stats).to_contain_text("stop: stopped", timeout=15_000)
-        assert len(answer.input_value()) > 40
+        yield
     except Exception:
         with contextlib.suppress(Exception):  # the screenshot must not hide the failure
-            page.screenshot(path=str(tmp_path / "text-browser-failure.png"), timeout=5_000)
+            page.screenshot(path=str(tmp_path / f"{name}.png"), timeout=5_000)
         raise
+
+
+def test_chat_sends_on_enter_keeps_shift_enter_and_clear_empties_it(studio_page, tmp_path):
+    page = studio_page
+    with screenshot_on_failure(page, tmp_path, "text-chat"):
+        page.get_by_role("tab", name="Text").click()
+        page.locator("#text-chat-mode input").check()
+        page.locator("#text-greedy input").check()
+        prompt = page.locator(PROMPT)
+        prompt.fill("What is the capital")
+        prompt.press("Shift+Enter")  # a new line, not a send
+        assert prompt.input_value() == "What is the capital\n"
+        prompt.fill("What is the capital of France?")
+        prompt.press("Enter")
+        chatbot = page.locator("#text-chatbot")
+        expect(chatbot).to_contain_text("The capital of France is Paris.", timeout=60_000)
+        expect(chatbot).to_contain_text("What is the capital of France?")
+        expect(prompt).to_have_value("")  # cleared after sending
+        expect(page.locator("#text-stats")).to_contain_text("from the click")
+        page.locator("#text-clear").click()
+        expect(chatbot).not_to_contain_text("Paris")
+        expect(page.locator("#text-answer textarea")).to_have_value("")
+
+
+def test_a_long_stream_never_leaves_the_page_behind_and_stop_ends_it(studio_page, tmp_path, monkeypatch):
+    """~4,000 characters stream in and each text the server sends is on the page within 0.3 s; then a second
+    answer is stopped and no text comes 0.5 s after the click."""
+    from studio.ui import text as text_tab
+
+    sent: list[tuple[float, int]] = []  # (server time, characters of the answer) as the page handler sends them
+    original = text_tab.TextView.update
+
+    def stamped(self, events):
+        update = original(self, events)
+        if update is not None and isinstance(update[0], str):
+            sent.append((time.time(), len(update[0])))
+        return update
+
+    monkeypatch.setattr(text_tab.TextView, "update", stamped)
+    page = studio_page
+    stats = page.locator("#text-stats")
+    with screenshot_on_failure(page, tmp_path, "text-long-stream"):
+        page.get_by_role("tab", name="Text").click()
+        set_number(page, "text-max-new-tokens", "240")
+        set_number(page, "text-num-sequences", "8")
+        page.locator("#text-ignore-eos input").check()
+        page.locator(PROMPT).fill("Once upon a time")
+        page.evaluate("""() => {
+            window.seen = [];
+            const box = () => document.querySelector('#text-answer textarea');
+            window.watch = setInterval(() => window.seen.push([Date.now() / 1000, box().value.length]), 20);
+            window.longtasks = [];
+            new PerformanceObserver(list => list.getEntries().forEach(e => window.longtasks.push(e.duration)))
+                .observe({entryTypes: ['longtask']});
+        }""")
+        page.locator("#text-generate").click()
+        expect(stats).to_contain_text("#8 (seed 7)", timeout=120_000)  # all eight answers are in
+        seen = page.evaluate("() => { clearInterval(window.watch); return window.seen; }")
+        busy = page.evaluate("() => window.longtasks")  # main-thread tasks over 50 ms
+
+        assert len(sent) >= 10 and sent[-1][1] > 4000, sent[-1]
+        lags = []
+        for when, length in sent:
+            shown = next((t for t, n in seen if n >= length and t >= when - 0.05), None)
+            if shown is not None:
+                lags.append(shown - when)
+        assert len(lags) >= len(sent) - 2  # the last update may be replaced by the final one before it shows
+        assert max(lags) <= 0.3, (f"page behind by up to {max(lags):.2f} s; the page's main thread was busy "
+                                  f"{sum(busy) / 1000:.1f} s in {len(busy)} long tasks (a loaded machine shows here)")
+        rate = (len(sent) - 1) / (sent[-1][0] - sent[0][0])
+        assert rate <= 11, f"{rate:.1f} updates a second; the page should get at most ~10"
+
+        page.locator("#text-generate").click()
+        expect(stats).to_contain_text("Generating", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('#text-answer textarea').value.length > 300",
+                               timeout=30_000)
+        page.evaluate("""() => {
+            window.seen = [];
+            window.watch = setInterval(() => window.seen.push(
+                [Date.now() / 1000, document.querySelector('#text-answer textarea').value.length]), 20);
+        }""")
+        stop_at = time.time()
+        page.locator("#text-stop").click()
+        expect(stats).to_contain_text("stop: stopped", timeout=10_000)
+        stopped_in = time.time() - stop_at
+        seen = page.evaluate("() => { clearInterval(window.watch); return window.seen; }")
+        at_stop = seen[0][1]
+        grew = [t for t, n in seen if n > at_stop]
+        assert not grew or grew[-1] - stop_at <= 0.5, f"text still came {grew[-1] - stop_at:.2f} s after Stop"
+        assert stopped_in <= 1.5, f"the stopped answer took {stopped_in:.2f} s to show"

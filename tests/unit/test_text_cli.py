@@ -18,3 +18,34 @@ def test_text_command_prints_json(tmp_path, monkeypatch, capsys):
 def test_text_command_reports_bad_input_clearly(capsys):
     assert main(["text", "--prompt", "hi", "--max-new-tokens", "0"]) == 2
     assert "max_new_tokens" in capsys.readouterr().err
+
+
+def test_an_unexpected_failure_is_one_clear_line_not_a_traceback(monkeypatch, capsys, tmp_path):
+    from studio.text import engine
+
+    monkeypatch.setenv("STUDIO_OUTPUTS_DIR", str(tmp_path))
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("shape mismatch in layer 3\nlong internal detail")
+        yield
+
+    monkeypatch.setattr(engine.TextEngine, "generate", broken)
+    assert main(["text", "--prompt", "hi", "--max-new-tokens", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "RuntimeError: shape mismatch in layer 3" in err and "Traceback" not in err and "long internal" not in err
+
+
+def test_any_folder_works_from_the_command_line_and_remote_code_is_not_a_flag(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import pytest
+
+    from studio.embedded import EMBEDDED_DIR
+
+    folder = shutil.copytree(EMBEDDED_DIR / "text-tiny", tmp_path / "somewhere" / "model")
+    monkeypatch.setenv("STUDIO_OUTPUTS_DIR", str(tmp_path / "out"))
+    assert main(["text", "--model", str(folder), "--prompt", "Q: 12+7= A:", "--greedy", "--max-new-tokens", "3",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["texts"][0].strip().startswith("19")
+    with pytest.raises(SystemExit):
+        main(["text", "--prompt", "hi", "--trust-remote-code"])

@@ -22,7 +22,7 @@ def slot():
 
 def load_error(slot, name, **kwargs) -> str:
     with pytest.raises(StudioError) as err:
-        slot.load(LoadRequest(name, **kwargs))
+        slot.load(LoadRequest(name, **({"any_path": True} | kwargs)))
     assert TOKEN not in str(err.value)
     return str(err.value)
 
@@ -38,7 +38,8 @@ def test_text_presets_include_the_embedded_model_and_hub_ids():
 
 def test_names_resolve_to_embedded_folder_or_hub(tiny_text_model):
     assert resolve("embedded/text-tiny", "text").kind == "embedded"
-    assert resolve(str(tiny_text_model), "text").kind == "folder"
+    assert resolve(str(tiny_text_model), "text", any_path=True).kind == "folder"
+    assert resolve(str(tiny_text_model), "text", local_roots=(str(tiny_text_model.parent),)).kind == "folder"
     assert resolve("owner/model", "text").kind == "hub"
 
 
@@ -87,13 +88,13 @@ def test_token_is_scrubbed_from_library_messages():
 
 
 def test_previous_model_stays_usable_after_failed_loads(slot, tiny_text_model, tmp_path):
-    first = slot.load(LoadRequest(str(tiny_text_model)))
+    first = slot.load(LoadRequest(str(tiny_text_model), any_path=True))
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "llama", "hidden_size": "oops"}')
     for bad in (str(broken), "studio-tests/no-such-model-x3", "meta-llama/Llama-2-7b-hf", str(tmp_path)):
         with pytest.raises(StudioError) as err:
-            slot.load(LoadRequest(bad))
+            slot.load(LoadRequest(bad, any_path=True))
         assert bad.split("/")[-1] in str(err.value)
         assert slot.current is not None and slot.current.request == first.request
     ids = first.processor("Once", return_tensors="pt")["input_ids"]
@@ -101,9 +102,9 @@ def test_previous_model_stays_usable_after_failed_loads(slot, tiny_text_model, t
 
 
 def test_same_request_reuses_the_model_and_a_switch_unloads(slot, tiny_text_model, odd_text_model):
-    first = slot.load(LoadRequest(str(tiny_text_model)))
-    assert slot.load(LoadRequest(str(tiny_text_model))) is first
-    second = slot.load(LoadRequest(str(odd_text_model)))
+    first = slot.load(LoadRequest(str(tiny_text_model), any_path=True))
+    assert slot.load(LoadRequest(str(tiny_text_model), any_path=True)) is first
+    second = slot.load(LoadRequest(str(odd_text_model), any_path=True))
     assert slot.current is second and second is not first
 
 
@@ -123,7 +124,7 @@ def test_quantized_loading_generates_on_cpu(slot, tiny_text_model, precision, qu
         import bitsandbytes  # noqa: F401
     except Exception as err:  # a broken install is a skip here, not a failure of the studio
         pytest.skip(f"bitsandbytes does not import: {err}")
-    loaded = slot.load(LoadRequest(str(tiny_text_model), precision=precision, quant_type=quant_type))
+    loaded = slot.load(LoadRequest(str(tiny_text_model), precision=precision, quant_type=quant_type, any_path=True))
     layer = loaded.model.model.layers[0].self_attn.q_proj
     assert type(layer).__name__ in {"Linear8bitLt", "Linear4bit"}
     ids = loaded.processor("Once", return_tensors="pt")["input_ids"]

@@ -1,0 +1,124 @@
+"""The Text tab's work as job tasks: they run in the text worker process, which keeps the model loaded.
+
+`generate(job, run)` streams `ProgressEvent`s whose `preview` is a `TextPreview`
+(the new text of each sequence since the last event, and the sequences that
+finished), and returns a `TextResult`. Events are grouped to at most one every
+`FRAME_S` seconds, except the first text, which goes at once: the page shows
+the first token as soon as the model makes it and is never flooded.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.events import ProgressEvent
+from studio.loading import LoadRequest
+
+from .engine import TextEngine, TextSaved
+from .generate import Limits, SequenceDone, TextChunk
+from .request import TextRequest
+
+FRAME_S = 0.05
+WARM_MODEL = "embedded/text-tiny"
+
+
+@dataclass(frozen=True)
+class TextJob:
+    """What the page sends to the worker: the model to use and the request (both already checked)."""
+
+    load: LoadRequest
+    request: TextRequest
+
+
+@dataclass(frozen=True)
+class TextPreview:
+    """New text per sequence index since the previous event, and sequences finished since then."""
+
+    chunks: dict[int, str] = field(default_factory=dict)
+    done: tuple[SequenceDone, ...] = ()
+
+
+@dataclass(frozen=True)
+class TextResult:
+    sequences: list[SequenceDone]
+    text_path: Path
+    record_path: Path
+    model: str
+    steps: int = 0
+
+
+@functools.cache  # one engine per worker process: the model stays loaded between jobs
+def _engine(device: str, token: str | None, trust_remote_code: bool) -> TextEngine:
+    from studio.settings import Settings
+
+    return TextEngine(Settings(device=device, hf_token=token, trust_remote_code=trust_remote_code))
+
+
+def engine_for(settings) -> TextEngine:
+    return _engine(settings.device, settings.hf_token, settings.trust_remote_code)
+
+
+def limits_of(settings) -> Limits:
+    return Limits(max_prompt_tokens=settings.max_prompt_tokens, max_new_tokens=settings.max_new_tokens)
+
+
+class _Frames:
+    """Collects chunks and finished sequences, and sends them as one event per frame."""
+
+    def __init__(self, run, total: int):
+        self.run, self.total = run, total
+        self.chunks: dict[int, str] = {}
+        self.done: list[SequenceDone] = []
+        self.sent_first = False
+        self.last = 0.0
+
+    def add(self, event) -> None:
+        if isinstance(event, TextChunk):
+            self.chunks[event.index] = self.chunks.get(event.index, "") + event.text
+        elif isinstance(event, SequenceDone):
+            self.done.append(event)
+        now = time.perf_counter()
+        if (self.chunks and not self.sent_first) or isinstance(event, SequenceDone) or now - self.last >= FRAME_S:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if not self.chunks and not self.done:
+            return
+        self.sent_first = self.sent_first or bool(self.chunks)
+        finished = sum(d.stats.tokens for d in self.done)
+        self.run.emit(ProgressEvent(step=finished, total=self.total, unit="tokens", message="Generating...",
+                                    preview=TextPreview(dict(self.chunks), tuple(self.done))))
+        self.chunks, self.done = {}, []
+        self.last = now or time.perf_counter()
+
+
+def generate(job: TextJob, run) -> TextResult:
+    """Load (or reuse) the model, stream the answer in frames, save it under the owner's outputs folder."""
+    engine = engine_for(run.settings)
+    if not engine.is_loaded(job.load):
+        run.emit(ProgressEvent(step=0, total=0, unit="tokens", message=f"Loading {job.load.name}..."))
+    frames = _Frames(run, job.request.max_new_tokens * job.request.num_sequences)
+    saved: TextSaved | None = None
+    for event in engine.generate(job.load, job.request, stop=run, outputs_dir=run.settings.outputs_dir,
+                                 limits=limits_of(run.settings)):
+        if isinstance(event, TextSaved):
+            saved = event
+        else:
+            frames.add(event)
+    frames.flush()
+    tokens = sum(d.stats.tokens for d in saved.sequences)
+    return TextResult(saved.sequences, saved.text_path, saved.record_path, job.load.name, steps=tokens)
+
+
+def warm(payload, run) -> str:
+    """Load the embedded model and make two tokens, so a visitor's first click finds everything warm."""
+    from studio.text.generate import stream_text
+
+    engine = engine_for(run.settings)
+    loaded = engine.load(LoadRequest(WARM_MODEL))
+    for _ in stream_text(loaded.model, loaded.processor, TextRequest("Once", max_new_tokens=2, greedy=True), run):
+        pass
+    return WARM_MODEL
