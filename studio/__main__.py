@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 from .errors import StudioError
@@ -41,6 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("stopped.", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one clear line, the details only with STUDIO_DEBUG=1
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        print(f"error: {args.command} failed with an internal error ({type(err).__name__}: "
+              f"{str(err).splitlines()[0][:200] if str(err) else ''}). Run again with STUDIO_DEBUG=1 for details.",
+              file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

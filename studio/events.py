@@ -146,6 +146,7 @@ class Run:
         terminal event. With `heartbeat`, an empty batch comes after that many seconds without
         events, so a page handler gets a chance to notice that its visitor has gone.
         """
+        last_sent = 0.0
         while True:
             try:
                 batch = [self._events.get(timeout=heartbeat)]
@@ -153,12 +154,17 @@ class Run:
                 yield []
                 continue
             if not isinstance(batch[-1], TERMINAL):
-                self._ended.wait(interval)  # wakes early only when the work ends
+                # After a quiet spell the first event goes out at once (the first token, the first step);
+                # within a busy stream, events wait for the rest of the interval and go out together.
+                wait = interval - (time.monotonic() - last_sent)
+                if wait > 0:
+                    self._ended.wait(wait)  # wakes early only when the work ends
                 while not isinstance(batch[-1], TERMINAL):
                     try:
                         batch.append(self._events.get_nowait())
                     except queue.Empty:
                         break
+            last_sent = time.monotonic()
             yield batch
             if isinstance(batch[-1], TERMINAL):
                 return
