@@ -19,7 +19,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     demo = build_app(settings)
-    demo.launch(**launch_kwargs(settings), prevent_thread_lock=True)
+    demo.launch(**launch_kwargs(settings, demo.studio), prevent_thread_lock=True)
     start_background(demo)  # warm-up and housekeeping, after the page answers
     try:
         demo.block_thread()

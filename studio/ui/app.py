@@ -41,11 +41,11 @@ def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
             with gr.Tab("Text", id="text", elem_id="tab-text"):
                 create_text_tab(demo, studio)
             with gr.Tab("Image", id="image", elem_id="tab-image"):
-                create_image_tab(demo, settings)
+                create_image_tab(demo, studio)
             with gr.Tab("Audio", id="audio", elem_id="tab-audio"):
                 create_audio_tab(demo, studio)
             with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
-                create_finetune_tab(demo, settings)
+                create_finetune_tab(demo, studio)
             if settings.admin_password or os.environ.get("SPACE_ID"):  # no teacher configured: no tab at all
                 with gr.Tab("Teacher", id="teacher", elem_id="tab-teacher"):
                     create_admin_tab(demo, studio)
@@ -57,8 +57,16 @@ def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
     return demo
 
 
-def launch_kwargs(settings: Settings) -> dict:
-    """Launch options shared by `app.py` and the tests' in-process server."""
+def launch_kwargs(settings: Settings, studio: Studio | None = None) -> dict:
+    """Launch options shared by `app.py` and the tests' in-process server.
+
+    With `studio`, the OpenAI-compatible endpoints (/v1/...) are served beside the page: FastAPI takes
+    them as its first routes, so Gradio's own routes cannot shadow them."""
+    app_kwargs: dict = {"middleware": [Middleware(VisitorCookie)]}
+    if studio is not None:
+        from .openai_api import create_openai_router
+
+        app_kwargs["routes"] = list(create_openai_router(studio).routes)
     return dict(
         server_name=settings.host,
         server_port=settings.port,
@@ -68,7 +76,7 @@ def launch_kwargs(settings: Settings) -> dict:
         # owner (Gradio then serves a copy under a content-hash name). Nobody can fetch another visitor's files.
         allowed_paths=[],
         max_threads=RELAY_CONCURRENCY + 40,
-        app_kwargs={"middleware": [Middleware(VisitorCookie)]},
+        app_kwargs=app_kwargs,
         ssr_mode=False,
         theme=studio_theme(),
         css=CSS,

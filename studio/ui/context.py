@@ -55,6 +55,9 @@ class Studio:
         """Settings whose outputs folder is the visitor's own."""
         return settings_for(self._settings, owner_of(request))
 
+    def settings_for_owner(self, owner: str) -> Settings:
+        return settings_for(self._settings, owner)
+
     def outputs_of(self, request: gr.Request | None):
         return owner_outputs(self._settings.outputs_dir, owner_of(request))
 

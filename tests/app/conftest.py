@@ -23,7 +23,7 @@ def studio_url(studio_settings):
     from studio.ui.app import build_app, launch_kwargs
 
     demo = build_app(studio_settings)
-    kwargs = launch_kwargs(studio_settings) | dict(prevent_thread_lock=True, quiet=True)
+    kwargs = launch_kwargs(studio_settings, demo.studio) | dict(prevent_thread_lock=True, quiet=True)
     _, url, _ = demo.launch(**kwargs)
     yield url
     demo.close()

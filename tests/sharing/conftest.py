@@ -16,7 +16,7 @@ def class_studio(tmp_path_factory):
     settings = Settings(outputs_dir=tmp_path_factory.mktemp("class-outputs"), port=free_port(), max_file_size_mb=5,
                         admin_password=ADMIN_PASSWORD, max_jobs_per_visitor=1)
     demo = build_app(settings)
-    _, url, _ = demo.launch(**launch_kwargs(settings) | dict(prevent_thread_lock=True, quiet=True))
+    _, url, _ = demo.launch(**launch_kwargs(settings, demo.studio) | dict(prevent_thread_lock=True, quiet=True))
     yield demo, url, settings
     demo.close()
     demo.studio.close()
