@@ -8,6 +8,7 @@ teacher can hand a class an exact setup.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from studio.errors import ConfigError
@@ -34,6 +35,8 @@ SCHEDULERS = ("cosine", "linear", "none")
 RNN_CELLS = ("lstm", "gru")
 POOLINGS = ("attention", "last")
 NORM_PLACEMENTS = ("pre", "post")
+# Input features of a 2-D point (ids; toydata.FEATURES computes them, the page labels them x², sin x ...).
+FEATURE_IDS = ("x", "y", "x2", "y2", "xy", "sinx", "siny")
 POSITIONS = ("learned", "sinusoidal")
 
 MAX_LAYERS = 8
@@ -50,6 +53,7 @@ class PlaygroundConfig:
     noise: float = 0.1  # 2-D: jitter of the points; sequences: fraction of flipped labels
     test_fraction: float = 0.25
     seed: int = 0
+    features: tuple[str, ...] = ("x", "y")  # 2-D data sets: what the network sees of each point
     # Shape of the network; per-layer tuples have one entry per hidden layer
     widths: tuple[int, ...] = (64, 64, 64)
     activations: tuple[str, ...] = ("gelu", "gelu", "gelu")
@@ -75,6 +79,9 @@ class PlaygroundConfig:
     val_fraction: float = 0.15  # of the training split, held out for early stopping and the best checkpoint
 
     def __post_init__(self) -> None:
+        if isinstance(self.features, (list, tuple)) and set(self.features) <= set(FEATURE_IDS):
+            # One spelling per set of features, so equal setups compare (and share) equal.
+            object.__setattr__(self, "features", tuple(f for f in FEATURE_IDS if f in self.features))
         check_config(self)
 
     @property
@@ -90,6 +97,11 @@ class PlaygroundConfig:
             return "image"
         return "sequence"
 
+    @property
+    def uses_batch_norm(self) -> bool:
+        """Batch norm needs two or more rows per training batch (the CNN and residual MLP always have it)."""
+        return self.model in ("resmlp", "cnn") or (self.model == "mlp" and self.batch_norm)
+
     def replace(self, **changes) -> "PlaygroundConfig":
         return dataclasses.replace(self, **changes)
 
@@ -100,6 +112,7 @@ def _choice(field_name: str, value: str, options) -> None:
 
 
 def _within(field_name: str, value, low, high, what: str) -> None:
+    """NaN and infinities fail here too: a comparison with NaN is False, and the bounds are finite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
         raise ConfigError(field_name, value, f"expected {what} between {low} and {high}")
 
@@ -113,6 +126,8 @@ def check_config(c: PlaygroundConfig) -> None:
     _within("test fraction", c.test_fraction, 0.05, 0.5, "a fraction")
     _within("validation fraction", c.val_fraction, 0.0, 0.5, "a fraction")
     _within("seed", c.seed, 0, 2**31 - 1, "a seed")
+    if not isinstance(c.features, tuple) or not c.features or not set(c.features) <= set(FEATURE_IDS):
+        raise ConfigError("features", c.features, f"choose one or more of {', '.join(FEATURE_IDS)}")
     if not 1 <= c.layers <= MAX_LAYERS:
         raise ConfigError("layers", c.layers, f"use between 1 and {MAX_LAYERS} hidden layers")
     for name, values in (("activation", c.activations), ("dropout", c.dropouts)):
@@ -131,10 +146,13 @@ def check_config(c: PlaygroundConfig) -> None:
     _within("heads", c.heads, 1, 16, "a number of heads")
     if c.model == "transformer" and c.widths[0] % c.heads:
         raise ConfigError("heads", c.heads, f"the width ({c.widths[0]}) must be divisible by the number of heads")
-    if not (isinstance(c.learning_rate, (int, float)) and 0 < c.learning_rate <= 1):
+    if not (isinstance(c.learning_rate, (int, float)) and math.isfinite(c.learning_rate) and 0 < c.learning_rate <= 1):
         raise ConfigError("learning rate", c.learning_rate, "expected a positive number no larger than 1 (try 0.01)")
     _within("weight decay", c.weight_decay, 0.0, 1.0, "a weight decay")
     _within("batch size", c.batch_size, 1, 4096, "a batch size")
+    if c.batch_size == 1 and c.uses_batch_norm:
+        raise ConfigError("batch size", 1, "batch norm needs at least 2 rows per batch: use 2 or more"
+                          + (", or turn batch norm off" if c.model == "mlp" else ""))
     _within("epochs", c.epochs, 1, MAX_EPOCHS, "a number of epochs")
     _within("gradient accumulation", c.accumulation, 1, 64, "a number of micro-batches")
     _choice("scheduler", c.scheduler, SCHEDULERS)

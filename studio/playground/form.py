@@ -7,6 +7,7 @@ a comma-separated list with one value per layer.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from studio.errors import ConfigError
@@ -14,15 +15,16 @@ from studio.errors import ConfigError
 from .config import MAX_LAYERS, PlaygroundConfig, defaults_for
 
 NUMBER_FIELDS = {
-    "samples": int, "noise": float, "seed": int, "heads": int, "learning_rate": float, "weight_decay": float,
+    "samples": int, "noise": float, "test_fraction": float, "seed": int, "heads": int, "learning_rate": float, "weight_decay": float,
     "batch_size": int, "epochs": int, "accumulation": int, "warmup_steps": int, "clip_norm": float, "patience": int,
 }
 LABELS = {
     "learning_rate": "learning rate", "weight_decay": "weight decay", "batch_size": "batch size",
     "accumulation": "gradient accumulation", "warmup_steps": "warmup steps", "clip_norm": "gradient clipping",
+    "test_fraction": "test fraction",
 }
 FORM_FIELDS = (
-    "model", "dataset", "samples", "noise", "seed",
+    "model", "dataset", "samples", "noise", "test_fraction", "features", "seed",
     "layers", "width", "activation", "dropout", "batch_norm", "residual",
     "rnn_cell", "bidirectional", "pooling", "heads", "norm", "positions",
     "learning_rate", "weight_decay", "batch_size", "epochs", "accumulation", "scheduler", "warmup_steps",
@@ -38,6 +40,8 @@ def _number(name: str, value: Any, cast):
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(label, value, "this field needs a number") from None
+    if not math.isfinite(number):
+        raise ConfigError(label, value, "this field needs a finite number")
     if cast is int:
         if number != int(number):
             raise ConfigError(label, value, "this field needs a whole number")
@@ -62,7 +66,7 @@ def _per_layer(name: str, text: Any, layers: int, cast, hint: str) -> tuple:
 
 def _int_text(text: str) -> int:
     value = float(text)
-    if value != int(value):
+    if not math.isfinite(value) or value != int(value):
         raise ValueError(text)
     return int(value)
 
@@ -83,6 +87,9 @@ def parse_form(values: dict[str, Any]) -> PlaygroundConfig:
         fields[name] = str(values.get(name) or "")
     for name in ("batch_norm", "residual", "bidirectional"):
         fields[name] = bool(values.get(name))
+    features = values.get("features")
+    if features is not None:  # an API caller may leave it out: the default features then
+        fields["features"] = tuple(features) if isinstance(features, (list, tuple)) else (features,)
     model = fields.pop("model")
     return defaults_for(model, **fields)
 
@@ -94,6 +101,6 @@ def _join(values: tuple) -> str:
 def form_values(config: PlaygroundConfig) -> dict[str, Any]:
     """The form values that show a config; `parse_form(form_values(c)) == c`."""
     values = {name: getattr(config, name) for name in FORM_FIELDS if hasattr(config, name)}
-    values.update(layers=config.layers, width=_join(config.widths),
+    values.update(layers=config.layers, width=_join(config.widths), features=list(config.features),
                   activation=_join(config.activations), dropout=_join(config.dropouts))
     return values

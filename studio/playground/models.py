@@ -106,9 +106,12 @@ class ChannelAttention(nn.Module):
         hidden = max(1, channels // reduction)  # never zero, even for 1-7 channels
         self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
 
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """Each channel's weight in (0, 1): what the pictures show as the block's attention."""
+        return torch.sigmoid(self.mlp(x.mean(dim=(2, 3))) + self.mlp(x.amax(dim=(2, 3))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate = self.mlp(x.mean(dim=(2, 3))) + self.mlp(x.amax(dim=(2, 3)))
-        return x * torch.sigmoid(gate)[:, :, None, None]
+        return x * self.gate(x)[:, :, None, None]
 
 
 class ConvBlock(nn.Module):
@@ -196,6 +199,13 @@ class SelfAttention(nn.Module):
         self.heads, self.dropout = heads, dropout
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
+
+    def weights(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Attention probabilities (batch, heads, query, key), spelled out for pictures (forward fuses them)."""
+        b, t, d = x.shape
+        q, k, _ = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // self.heads)
+        return torch.softmax(scores.masked_fill(~keep[:, None, None, :], float("-inf")), dim=-1)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape

@@ -1,60 +1,182 @@
-"""Pictures of what a playground network does, as plain data and pure functions.
+"""Snapshots of what a network does and what happens inside it, taken in the worker between epochs.
 
-Snapshots run on the training thread between epochs (the model is idle then)
-and return small arrays; rendering them into images happens on the UI side of
-the event stream, so drawing never holds up a training step.
+Each snapshot runs the model in eval mode on a few fixed inputs (a grid over the
+plane, one digit, one sequence), reads hidden outputs through forward hooks, and
+returns finished pictures (uint8 arrays, painted by `drawing.py`), so the page
+only displays them:
+
+- points: the decision boundary, and for MLPs each hidden unit's output over the plane;
+- digits: for the CNN, the feature maps of each block for one digit and its channel-attention
+  weights; for MLPs, the first layer's weights as 8x8 pictures;
+- sequences: answers on a few test sequences, and for the RNN the hidden state over time for
+  one sequence, for the transformer the attention map of every head.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from .config import PlaygroundConfig
 from .datasets import ToyDataset, describe_sequence
+from .drawing import bars, grey, heat, sheet
+from .models import MLP, ResidualMLP, SequenceRNN, TransformerClassifier
+from .preview import painter_for
+from .toydata import expand_features
 
+Snapshot = Callable[[nn.Module], dict[str, Any]]
 GRID = 72
-BLUE = np.array([52, 120, 198], dtype=np.float32)
-ORANGE = np.array([240, 140, 40], dtype=np.float32)
-WHITE = np.array([250, 250, 250], dtype=np.float32)
+UNITS_SHOWN = 12  # hidden units (or channels) drawn per layer
+TILE = 36
 
 
-def point_extent(data: ToyDataset, margin: float = 0.15) -> tuple[float, float, float, float]:
-    x = torch.cat([data.train.x, data.test.x]).numpy()
-    lo, hi = x.min(0) - margin, x.max(0) + margin
-    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+class _Recorder:
+    """Forward hooks that keep each watched module's output (or what `read` makes of its inputs)."""
+
+    def __init__(self, modules: list[nn.Module], read=None):
+        self.values: list[Any] = [None] * len(modules)
+        self._handles = []
+        for i, module in enumerate(modules):
+            def hook(mod, args, output, i=i):
+                self.values[i] = read(mod, args) if read else output
+            self._handles.append(module.register_forward_hook(hook))
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
 
 
-def boundary_snapshot(data: ToyDataset):
-    """A snapshot function giving P(class 1) on a grid over the data's extent."""
-    x0, x1, y0, y1 = point_extent(data)
-    xs, ys = np.linspace(x0, x1, GRID, dtype=np.float32), np.linspace(y1, y0, GRID, dtype=np.float32)
-    grid = torch.from_numpy(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))
-
-    @torch.no_grad()
-    def snapshot(model: nn.Module) -> dict[str, Any]:
-        was_training = model.training
-        model.eval()
-        probs = torch.softmax(model(grid), dim=1)[:, 1].reshape(GRID, GRID).numpy()
+def _in_eval(model: nn.Module, fn):
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return fn()
+    finally:
         model.train(was_training)
-        return {"boundary": probs.astype(np.float32), "extent": (x0, x1, y0, y1)}
+
+
+def _hidden_layers(model: nn.Module) -> list[nn.Module]:
+    if isinstance(model, MLP):
+        return list(model.hidden)
+    if isinstance(model, ResidualMLP):
+        return list(model.blocks)
+    return []
+
+
+def boundary_snapshot(data: ToyDataset) -> Snapshot:
+    """P(class 1) over the plane as a painted frame, plus every hidden unit's output over the same plane."""
+    painter, (x0, x1, y0, y1) = painter_for(data.points, (data.train.y.numpy(), data.test.y.numpy()))
+    xs, ys = np.linspace(x0, x1, GRID, dtype=np.float32), np.linspace(y1, y0, GRID, dtype=np.float32)
+    plane = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    grid = torch.from_numpy(expand_features(plane, data.features))
+
+    def snapshot(model: nn.Module) -> dict[str, Any]:
+        layers = _hidden_layers(model)
+        recorder = _Recorder(layers)
+        try:
+            probs = _in_eval(model, lambda: torch.softmax(model(grid), dim=1)[:, 1].reshape(GRID, GRID).numpy())
+        finally:
+            recorder.close()
+        out = {"boundary": painter.paint(probs)}
+        if layers:
+            rows = []
+            for i, values in enumerate(recorder.values, 1):
+                units = values.shape[1]
+                shown = min(units, UNITS_SHOWN)
+                tiles = [heat(values[:, u].reshape(GRID, GRID).numpy(), TILE) for u in range(shown)]
+                rows.append((f"hidden {i}: {shown} of {units} units", tiles))
+            out["inside"] = sheet(rows)
+            out["inside_caption"] = "Each hidden unit's output over the input plane (blue < 0 < orange)"
+        return out
 
     return snapshot
 
 
-def sequence_snapshot(data: ToyDataset, count: int = 6):
-    """A snapshot function giving the model's answers on the first few test sequences."""
+def cnn_snapshot(data: ToyDataset) -> Snapshot:
+    """One test digit through the CNN: each block's feature maps and channel-attention weights."""
+    digit, label = data.test.x[:1], int(data.test.y[0])
+
+    def snapshot(model: nn.Module) -> dict[str, Any]:
+        blocks = [model.stem, *model.blocks]
+        maps = _Recorder(blocks)
+        gates = _Recorder([block.main[5] for block in model.blocks], read=lambda mod, args: mod.gate(args[0]))
+        try:
+            guess = _in_eval(model, lambda: int(model(digit).argmax(1)))
+        finally:
+            maps.close()
+            gates.close()
+        rows = [(f"input: a {label} (the model says {guess})", [grey(digit[0, 0].numpy(), TILE)])]
+        for i, (fmap, gate) in enumerate(zip(maps.values, [None, *gates.values])):
+            channels = fmap.shape[1]
+            shown = min(channels, UNITS_SHOWN)
+            size = fmap.shape[-1]
+            tiles = [heat(fmap[0, ch].numpy(), TILE, symmetric=False) for ch in range(shown)]
+            name = "stem" if i == 0 else f"block {i}"
+            rows.append((f"{name}: {shown} of {channels} feature maps, {size}x{size}", tiles))
+            if gate is not None:
+                rows.append((f"block {i}: channel-attention weights (0 to 1), all {channels}",
+                             [bars(gate[0].numpy(), max(TILE * 4, 4 * channels), TILE)]))
+        return {"inside": sheet(rows), "inside_caption": "Feature maps and channel attention for one test digit"}
+
+    return snapshot
+
+
+def weights_snapshot() -> Snapshot:
+    """MLPs on digits: what each first-layer unit looks for, as an 8x8 picture of its weights."""
+
+    def snapshot(model: nn.Module) -> dict[str, Any]:
+        first = model.hidden[0].linear if isinstance(model, MLP) else model.blocks[0].main[0]
+        weight = first.weight.detach()
+        shown = min(weight.shape[0], UNITS_SHOWN * 2)
+        tiles = [heat(weight[u].reshape(8, 8).numpy(), TILE) for u in range(shown)]
+        rows = [(f"units {i + 1}-{min(i + UNITS_SHOWN, shown)}", tiles[i:i + UNITS_SHOWN])
+                for i in range(0, shown, UNITS_SHOWN)]
+        return {"inside": sheet(rows), "inside_caption": "First-layer weights of each unit as 8x8 pictures"}
+
+    return snapshot
+
+
+def sequence_snapshot(data: ToyDataset, count: int = 6) -> Snapshot:
+    """Answers on a few test sequences; inside the RNN its hidden state, inside the transformer its attention."""
     split = data.test
     tokens, lengths, targets = split.x[:count], split.lengths[:count], split.y[:count]
+    n = int(lengths[0])
+    one = tokens[:1, :n]
+    text = describe_sequence(tokens[0], n)
 
-    @torch.no_grad()
+    def inside(model: nn.Module) -> dict[str, Any]:
+        if isinstance(model, SequenceRNN):
+            states, _ = model.rnn(model.embed(one))  # one sequence, no padding: no packing needed
+            values = states[0].T.numpy()  # (units, time)
+            rows = min(values.shape[0], 48)
+            picture = heat(values[:rows], (rows * 5, n * 18))
+            return {"inside": sheet([(f"{rows} of {values.shape[0]} units (rows) after each token of {text}",
+                                      [picture])]),
+                    "inside_caption": f"The RNN's hidden state over time for the test sequence {text}"}
+        if isinstance(model, TransformerClassifier):
+            watch = _Recorder([block.attn for block in model.blocks], read=lambda mod, args: mod.weights(*args))
+            try:
+                model(one, torch.tensor([n]))
+            finally:
+                watch.close()
+            rows = [(f"block {b}: heads 1-{w.shape[1]}", [heat(w[0, h].numpy(), 72, symmetric=False)
+                                                          for h in range(w.shape[1])])
+                    for b, w in enumerate(watch.values, 1)]
+            return {"inside": sheet(rows),
+                    "inside_caption": f"Attention of every head (rows: query token, columns: key token) for {text}"}
+        return {}
+
     def snapshot(model: nn.Module) -> dict[str, Any]:
-        was_training = model.training
-        model.eval()
-        probs = torch.softmax(model(tokens, lengths), dim=1)
-        model.train(was_training)
+        def look():
+            probs = torch.softmax(model(tokens, lengths), dim=1)
+            return probs, inside(model)
+
+        probs, pictures = _in_eval(model, look)
         rows = []
         for i in range(len(targets)):
             guess = int(probs[i].argmax())
@@ -64,50 +186,16 @@ def sequence_snapshot(data: ToyDataset, count: int = 6):
                 "model says": data.class_names[guess],
                 "confidence": round(float(probs[i, guess]), 3),
             })
-        return {"predictions": rows}
+        return {"predictions": rows, **pictures}
 
     return snapshot
 
 
-def snapshot_for(data: ToyDataset):
+def snapshot_for(config: PlaygroundConfig, data: ToyDataset) -> Snapshot | None:
     if data.kind == "points":
         return boundary_snapshot(data)
     if data.kind == "sequence":
         return sequence_snapshot(data)
-    return None
-
-
-class BoundaryPainter:
-    """Draws decision-boundary frames for one data set, cheaply enough to do twice a second.
-
-    The points layer is drawn once; each frame is a colour lookup of the quantised
-    probabilities, so painting costs a few array indexings, not float maths per pixel.
-    """
-
-    LEVELS = 64
-
-    def __init__(self, points: np.ndarray, labels: np.ndarray, extent, size: int = 240):
-        self.size = size
-        x0, x1, y0, y1 = extent
-        cols = ((points[:, 0] - x0) / (x1 - x0) * (size - 1)).astype(int)
-        rows = ((y1 - points[:, 1]) / (y1 - y0) * (size - 1)).astype(int)
-        self.overlay = np.zeros((size, size, 3), dtype=np.uint8)
-        self.mask = np.zeros((size, size), dtype=bool)
-        for r, c, label in zip(rows, cols, labels):
-            self.overlay[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3] = 40  # dark outline
-            self.overlay[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = ORANGE if label else BLUE
-            self.mask[max(r - 2, 0):r + 3, max(c - 2, 0):c + 3] = True
-        # Colour for each probability level: pale near 0.5, saturated towards 0 and 1.
-        p = (np.arange(self.LEVELS) + 0.5)[:, None] / self.LEVELS
-        tint = np.where(p > 0.5, ORANGE, BLUE)
-        self.palette = (WHITE + (tint - WHITE) * (0.25 + 0.45 * np.abs(p - 0.5) * 2)).astype(np.uint8)
-        self.cell = None
-
-    def paint(self, probs: np.ndarray) -> np.ndarray:
-        """An RGB frame: background shaded by P(class 1), the data points on top."""
-        if self.cell is None or len(self.cell) != self.size:
-            self.cell = np.arange(self.size) * probs.shape[0] // self.size  # nearest grid cell per pixel
-        levels = np.clip((probs * self.LEVELS).astype(np.int16), 0, self.LEVELS - 1)
-        image = self.palette[levels[self.cell][:, self.cell]]
-        image[self.mask] = self.overlay[self.mask]
-        return image
+    if config.model == "cnn":
+        return cnn_snapshot(data)
+    return weights_snapshot()

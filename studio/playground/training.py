@@ -1,8 +1,14 @@
 """The playground's training loop: AdamW, warmup + schedule, accumulation, clipping, early stopping.
 
-It reports through a `Run` (studio.events): a `StepEvent` per optimizer step and
-an `EvalEvent` per epoch, and checks the run's stop flag after every step, so
-Stop takes effect within one step and still returns the best model so far.
+It reports through a run handle (`emit`, `should_stop`): a `StepEvent` at most
+every `step_every` seconds (events cross a pipe to the page, which shows one
+number per refresh anyway) and an `EvalEvent` per epoch, and it checks the stop
+flag after every step, so Stop takes effect within one step and still returns
+the best model so far. A loss that turns NaN or infinite ends the run as
+failed ("diverged at step N"), never as a finished run.
+
+Randomness is the run's own: the seed applies inside `torch.random.fork_rng`,
+so training never changes the random state of the process that calls it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from studio.errors import StudioError
 from studio.events import EvalEvent, LogEvent, Run, StepEvent
 
 from .config import PlaygroundConfig
@@ -52,6 +59,7 @@ class PlaygroundResult:
     stopped: bool
     early_stopped: bool
     history: list[EpochMetrics] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # CPU time of the training process over the loop: a rate a busy machine barely moves
     model: nn.Module | None = field(default=None, repr=False)
 
     @property
@@ -67,6 +75,7 @@ class PlaygroundResult:
             "steps": self.steps,
             "seconds": round(self.seconds, 2),
             "steps_per_second": round(self.steps_per_second, 1),
+            "steps_per_cpu_second": round(self.steps / self.cpu_seconds, 1) if self.cpu_seconds > 0 else 0.0,
             "parameters": self.parameters,
             "stopped": self.stopped,
             "early_stopped": self.early_stopped,
@@ -88,6 +97,24 @@ def schedule(kind: str, warmup: int, total: int) -> Callable[[int], float]:
         return 1.0
 
     return factor
+
+
+class TrainingDiverged(StudioError):
+    """The loss became NaN or infinite: nothing after this step means anything."""
+
+    def __init__(self, step: int, loss: float):
+        self.step = step
+        super().__init__(f"failed: diverged at step {step} (the loss became {loss}). Nothing was saved. "
+                         "Try a smaller learning rate, gradient clipping, or batch norm.")
+
+
+def epoch_batches(order: torch.Tensor, batch_size: int, drop_single: bool) -> list[torch.Tensor]:
+    """The epoch's mini-batches; with batch norm a last batch of one row is left out (its statistics are
+    undefined and PyTorch refuses it), so any size of training set trains."""
+    batches = list(order.split(batch_size))
+    if drop_single and len(batches) > 1 and len(batches[-1]) == 1:
+        batches.pop()
+    return batches
 
 
 def _forward(model: nn.Module, split: Split, index: torch.Tensor | slice) -> torch.Tensor:
@@ -125,22 +152,30 @@ def train_playground(
     data: ToyDataset | None = None,
     snapshot: Snapshot | None = None,
     snapshot_every: float = 0.3,
+    step_every: float = 0.1,
 ) -> PlaygroundResult:
     """Train the network a config describes. Same config and seed give the same numbers.
 
     `snapshot(model)` is called after an epoch (at most every `snapshot_every`
     seconds, and after the last) to attach pictures of what the model does to
-    the epoch's `EvalEvent`.
+    the epoch's `EvalEvent`. Raises `TrainingDiverged` when the loss stops being finite.
     """
     data = data or make_dataset(config)
-    torch.manual_seed(config.seed)
+    with torch.random.fork_rng(devices=[]):  # dropout and initial weights draw from this run's seed only
+        torch.manual_seed(config.seed)
+        return _train(config, run, data, snapshot, snapshot_every, step_every)
+
+
+def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot | None, snapshot_every: float,
+           step_every: float) -> PlaygroundResult:
     generator = torch.Generator().manual_seed(config.seed)
     train, val = _hold_out(data.train, config.val_fraction, generator)
     model = build_model(config, data)
     params = count_parameters(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
 
-    batches_per_epoch = math.ceil(len(train) / config.batch_size)
+    drop_single = config.uses_batch_norm
+    batches_per_epoch = len(epoch_batches(torch.arange(len(train)), config.batch_size, drop_single))
     steps_per_epoch = math.ceil(batches_per_epoch / config.accumulation)  # a last partial window still steps
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(config.scheduler, config.warmup_steps, total_steps))
@@ -154,16 +189,15 @@ def train_playground(
     best_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
     history: list[EpochMetrics] = []
     step, stopped, early = 0, False, False
-    last_snapshot = -math.inf
-    started = time.perf_counter()
+    last_snapshot = last_step_event = -math.inf
+    started, cpu_started = time.perf_counter(), time.process_time()
     model.train()
     for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(len(train), generator=generator)
+        batches = epoch_batches(torch.randperm(len(train), generator=generator), config.batch_size, drop_single)
         seen, loss_sum = 0, 0.0
         correct = torch.zeros((), dtype=torch.long)  # summed as a tensor: one read per epoch, not per step
-        for window_start in range(0, batches_per_epoch, config.accumulation):
-            window = range(window_start, min(window_start + config.accumulation, batches_per_epoch))
-            window_index = [order[b * config.batch_size:(b + 1) * config.batch_size] for b in window]
+        for window_start in range(0, len(batches), config.accumulation):
+            window_index = batches[window_start:window_start + config.accumulation]
             window_size = sum(len(i) for i in window_index)
             window_loss = 0.0
             for index in window_index:
@@ -174,23 +208,32 @@ def train_playground(
                 (loss if len(window_index) == 1 else loss * (len(index) / window_size)).backward()
                 window_loss += loss.item() * len(index)
                 correct += (logits.argmax(1) == targets).sum()
+            step += 1
+            if not math.isfinite(window_loss):
+                raise TrainingDiverged(step, window_loss / window_size)
             if config.clip_norm > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
-            step += 1
             seen += window_size
             loss_sum += window_loss
-            emit(StepEvent(step, total_steps, epoch - 1 + seen / len(train), window_loss / window_size,
-                           scheduler.get_last_lr()[0]))
+            now = time.perf_counter()
+            if now - last_step_event >= step_every or step == total_steps:
+                last_step_event = now
+                emit(StepEvent(step, total_steps, epoch - 1 + seen / len(train), window_loss / window_size,
+                               scheduler.get_last_lr()[0]))
             if should_stop():
                 stopped = True
                 break
+        if stopped and history:
+            break  # the worker has a short grace period after a Stop: keep the best full epoch, skip the rest
 
         correct = correct.item()
         val_loss, val_acc = evaluate(model, val) if len(val) else (loss_sum / max(seen, 1), correct / max(seen, 1))
         test_loss, test_acc = evaluate(model, data.test)
+        if not math.isfinite(val_loss):  # e.g. the weights overflowed although the batch losses did not
+            raise TrainingDiverged(step, val_loss)
         metrics = EpochMetrics(epoch, step, loss_sum / max(seen, 1), correct / max(seen, 1),
                                val_loss, val_acc, test_loss, test_acc, scheduler.get_last_lr()[0])
         history.append(metrics)
@@ -202,14 +245,14 @@ def train_playground(
         early = config.patience > 0 and bad_epochs >= config.patience
         last = stopped or early or epoch == config.epochs
         extras = {}
-        if snapshot and (last or time.perf_counter() - last_snapshot >= snapshot_every):
+        if snapshot and not stopped and (last or time.perf_counter() - last_snapshot >= snapshot_every):
             extras = snapshot(model)
             last_snapshot = time.perf_counter()
         emit(EvalEvent(step, float(epoch), {k: v for k, v in vars(metrics).items() if k not in {"epoch", "step"}}, extras))
         if last:
             break
 
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -219,4 +262,4 @@ def train_playground(
         emit(LogEvent(step, f"{why} after {len(history)} epochs; restored epoch {best_epoch}: "
                             f"test accuracy {test_acc:.3f}"))
     return PlaygroundResult(test_acc, test_loss, best_epoch, len(history), step, seconds, params,
-                            stopped, early and not stopped, history, model)
+                            stopped, early and not stopped, history, model=model, cpu_seconds=cpu_seconds)

@@ -1,56 +1,166 @@
-"""The Playground tab: pick a network and a toy data set, train it, watch it learn.
+"""The Playground tab: pick a network and a toy data set, see both at once, train it, watch it learn.
 
-Thin by design: widgets become a `PlaygroundConfig` through `studio.playground.form`,
-training runs on the engine's event stream, and each batch of events becomes
-plot, picture and log updates. The engine (and torch) is imported on first use.
+Thin by design: widgets become a `PlaygroundConfig` through `studio.playground.form`;
+training is a job in a worker process of its own (`studio.playground.tasks:train`),
+and `PlaygroundView` turns its events into plot, picture and log updates. The
+page does no tensor work: the data set and the network diagram it draws before
+Train are NumPy and SVG (`studio.playground.preview`).
 """
 
 from __future__ import annotations
 
+import html
 import time
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
+from studio.errors import StudioError
+from studio.events import DoneEvent, EvalEvent, LogEvent, StepEvent
 from studio.playground.config import (
-    ACTIVATIONS, DATASETS_FOR_MODEL, MODELS, NORM_PLACEMENTS, POOLINGS, POSITIONS, RNN_CELLS, SCHEDULERS, defaults_for,
+    ACTIVATIONS, DATASETS_FOR_MODEL, FEATURE_IDS, MODELS, NORM_PLACEMENTS, POINT_DATASETS, POOLINGS, POSITIONS,
+    RNN_CELLS, SCHEDULERS, defaults_for,
 )
+from studio.playground.curves import curve_rows
 from studio.playground.form import FORM_FIELDS, form_values, parse_form
-from studio.settings import Settings
+from studio.playground.share import decode, encode
+from studio.playground.toydata import FEATURES
 
-from .common import form_handler, session_key, user_errors
+from .common import form_handler, user_errors
+from .context import Studio
+from .relay import JobView, relay, waiting_text
 
-# The page refreshes once a second. Every update costs the server work that takes the
-# interpreter lock from the training thread: measured, 2 updates a second cost 12% of
-# the steps, 1 a second about 0-4% (benchmarks/playground_overhead.py).
-UI_REFRESH_SECONDS = 1.0
+KIND = "playground"
+TASK = "studio.playground.tasks:train"
+DATA_FIELDS = ("dataset", "samples", "noise", "test_fraction", "seed")  # what the data picture shows
+READY = "Press **Train** to start."
+# Training runs in another process, so the page's updates no longer slow its steps down; they still cost
+# the page process CPU (plots, PNGs), so events are gathered for half a second and plots redrawn once a second.
+UI_REFRESH_SECONDS = 0.5
 PICTURE_SECONDS = 1.0
 
 
-def _curves(history: list[dict], metric: str) -> pd.DataFrame | None:
+def curves(history: list[dict], metric: str) -> pd.DataFrame | None:
     """One plot's data; None before the first epoch (an empty frame would fix the plot's colours to none)."""
-    from studio.playground.curves import curve_rows
-
     rows = [r for r in curve_rows(history) if r["metric"] == metric]
     return pd.DataFrame(rows).astype({"epoch": "float64", "value": "float64"}) if rows else None
 
 
-def _stats(config, step: int, total: int, epoch: float, params: int, started: float, last: dict | None) -> str:
-    elapsed = time.monotonic() - started
-    rate = step / elapsed if elapsed > 0 else 0.0
-    eta = (total - step) / rate if rate > 0 else 0.0
-    bar = "█" * int(20 * step / max(total, 1))
-    line = (f"`{bar:<20}` step **{step}/{total}** · epoch {epoch:.1f}/{config.epochs} · "
-            f"**{rate:.0f} steps/s** · {params:,} parameters · ETA {eta:.0f}s")
-    if last:
-        line += f"  \ntrain acc {last['train_accuracy']:.3f} · validation acc {last['val_accuracy']:.3f} · " \
-                f"test acc **{last['test_accuracy']:.3f}**"
-    return line
+class PlaygroundView(JobView):
+    """A training job's events as (stats, picture, predictions, inside, loss plot, accuracy plot, story, log,
+    download) updates: numbers every refresh, plots and pictures at most once a second."""
+
+    outputs = 9
+
+    def __init__(self, config):
+        self.config = config
+        self.history: list[dict] = []
+        self.lines: list[str] = []
+        self.step = self.total = self.params = 0
+        self.epoch = 0.0
+        self.first_step: tuple[float, int] | None = None
+        self.rate = 0.0
+        self.plotted_at, self.plotted_epochs = 0.0, 0
+        self.pictures: dict = {}  # the newest pictures not yet on the page
+        self.latest: dict = {}  # the newest pictures, shown or not (the final answer repeats them)
+
+    def starting(self) -> tuple:
+        """The first answer to a click: the last run's results cleared, and a word on what happens now."""
+        return ("**Starting…** each run gets a fresh worker process (a second or two).", gr.skip(), gr.skip(),
+                gr.skip(), None, None, "", "", None)
+
+    def waiting(self, position: int, kind: str) -> tuple:
+        return (waiting_text(position, kind), *self.skip()[1:])
+
+    def _take(self, event) -> None:
+        if isinstance(event, StepEvent):
+            self.step, self.total, self.epoch = event.step, event.total_steps, event.epoch
+            moment = time.monotonic()
+            if self.first_step is None:
+                self.first_step = (moment, event.step)
+            elif moment > self.first_step[0]:
+                self.rate = (event.step - self.first_step[1]) / (moment - self.first_step[0])
+        elif isinstance(event, EvalEvent):
+            self.history.append({"epoch": event.epoch, **event.metrics})
+            m = event.metrics
+            self.lines.append(f"epoch {event.epoch:.0f}: loss {m['train_loss']:.4f} · val {m['val_loss']:.4f} · "
+                              f"test acc {m['test_accuracy']:.3f}")
+            self.pictures.update(event.extras)
+            self.latest.update(event.extras)
+        elif isinstance(event, LogEvent):
+            self.lines.append(event.message)
+            self.params = int(event.values.get("parameters", self.params))
+
+    def _progress(self) -> str:
+        eta = (self.total - self.step) / self.rate if self.rate > 0 else 0.0
+        bar = "█" * int(20 * self.step / max(self.total, 1))
+        line = (f"`{bar:<20}` step **{self.step}/{self.total}** · epoch {self.epoch:.1f}/{self.config.epochs} · "
+                f"**{self.rate:.0f} steps/s** · {self.params:,} parameters · ETA {eta:.0f}s")
+        if self.history:
+            last = self.history[-1]
+            line += (f"  \ntrain acc {last['train_accuracy']:.3f} · validation acc {last['val_accuracy']:.3f} · "
+                     f"test acc **{last['test_accuracy']:.3f}**")
+        return line
+
+    def _drawn(self, stats, story=gr.skip(), download=gr.skip(), final: bool = False) -> tuple:
+        """Everything redrawn now: plots, the newest pictures (all of them when `final`), the log."""
+        self.plotted_at, self.plotted_epochs = time.monotonic(), len(self.history)
+        shots, self.pictures = (self.latest if final else self.pictures), {}
+        picture = shots.get("boundary", gr.skip())
+        predictions = pd.DataFrame(shots["predictions"]) if "predictions" in shots else gr.skip()
+        inside = gr.update(value=shots["inside"], label=shots.get("inside_caption")) if "inside" in shots \
+            else gr.skip()
+        return (stats, picture, predictions, inside, curves(self.history, "loss"), curves(self.history, "accuracy"),
+                story, "\n".join(self.lines[-200:]), download)
+
+    def update(self, events: list) -> tuple:
+        for event in events:
+            self._take(event)
+        due = time.monotonic() - self.plotted_at >= PICTURE_SECONDS
+        if due and (len(self.history) > self.plotted_epochs or self.pictures):
+            return self._drawn(self._progress())
+        return (self._progress(), *self.skip()[1:])
+
+    def done(self, event: DoneEvent) -> tuple:
+        outcome = event.result
+        if outcome is None:  # stopped while waiting, or ended by force before it could save
+            return ("**Stopped.** No model was saved: the run ended before it could write one.",
+                    *self.skip()[1:])
+        s = outcome.summary
+        state = "Stopped" if outcome.stopped else "Done"
+        stats = (f"**{state}.** Best epoch {s['best_epoch']} restored · test accuracy **{s['test_accuracy']:.3f}** · "
+                 f"{s['steps']} steps in {s['seconds']:.1f}s ({s['steps_per_second']:.0f} steps/s) · "
+                 f"{s['parameters']:,} parameters")
+        self.history = outcome.history and [{**m, "epoch": float(m["epoch"])} for m in outcome.history]
+        return self._drawn(stats, f"**What happened:** {outcome.story}", outcome.files, final=True)
+
+    def failed(self, message: str) -> tuple:
+        return (f"**{html.escape(message[:1].upper() + message[1:])}**", *self.skip()[1:])
 
 
-def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
-    runs: dict = {}  # session -> Run, so a Stop stops only its owner's training
+class FormSlider(gr.Slider):
+    """A slider whose value the form checks, not Gradio, so a refusal (NaN, out of range) names the field.
+
+    `is_template` is Gradio's way to reuse a component's front end (the page draws a plain slider)."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+def share_link(config, request: gr.Request | None) -> str:
+    """The setup as a link to this page (from the page's own address when the browser sent it)."""
+    headers = getattr(request, "headers", None) or {}
+    page = (headers.get("referer") or "").split("?", 1)[0].split("#", 1)[0]
+    code = encode(config)
+    return f"{page}?setup={code}" if page.startswith(("http://", "https://")) else code
+
+
+def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
+    from studio.playground.preview import data_picture, network_diagram
+
+    studio.warm_up_with(KIND, "studio.playground.tasks:warm")
     start = defaults_for("mlp")
     v = form_values(start)
 
@@ -62,201 +172,204 @@ def create_playground_tab(demo: gr.Blocks, settings: Settings) -> dict:
                 reset_btn = gr.Button("Reset", elem_id="pg-reset")
             with gr.Row():
                 model = gr.Dropdown(list(MODELS), value=v["model"], label="Model", elem_id="pg-model",
-                                    info="MLP, residual MLP, CNN, RNN or transformer")
+                                    info="The kind of network: MLP, residual MLP, CNN, RNN or transformer.")
+                # Every data set is a valid value (the API trains any model); the page offers the model's own.
                 dataset = gr.Dropdown(list(DATASETS_FOR_MODEL["mlp"]), value=v["dataset"], label="Data set",
-                                      elem_id="pg-dataset")
+                                      allow_custom_value=True, elem_id="pg-dataset",
+                                      info="What the network learns to tell apart; drawn on the right.")
             with gr.Row():
-                samples = gr.Number(v["samples"], label="Samples", precision=0, minimum=50, elem_id="pg-samples")
-                noise = gr.Slider(0, 1, v["noise"], step=0.05, label="Noise", elem_id="pg-noise")
-                seed = gr.Number(v["seed"], label="Seed", precision=0, elem_id="pg-seed")
+                samples = gr.Number(v["samples"], label="Samples", elem_id="pg-samples",
+                                    info="How many points or sequences to make (digits always has 1,797).")
+                seed = gr.Number(v["seed"], label="Seed", elem_id="pg-seed",
+                                 info="The same seed makes the same data and the same run.")
+            with gr.Row():
+                noise = FormSlider(0, 1, v["noise"], step=0.05, label="Noise", elem_id="pg-noise",
+                                  info="Jitter of the points, or the share of wrong labels on sequences.")
+                test_fraction = FormSlider(0.05, 0.5, v["test_fraction"], step=0.05, label="Test fraction",
+                                          elem_id="pg-test-fraction",
+                                          info="Share of the data kept aside to test on (rings in the picture).")
+            features = gr.CheckboxGroup([(FEATURES[f][0], f) for f in FEATURE_IDS], value=v["features"],
+                                        label="Input features", elem_id="pg-features",
+                                        visible=start.dataset in POINT_DATASETS,
+                                        info="What the network sees of each 2-D point; x² + y² makes a circle easy.")
             with gr.Accordion("Network", open=True):
+                diagram = gr.HTML(network_diagram(start), elem_id="pg-network")
                 with gr.Row():
-                    layers = gr.Number(v["layers"], label="Hidden layers", precision=0, elem_id="pg-layers")
-                    width = gr.Textbox(v["width"], label="Width", info="one number, or one per layer: 64, 32",
-                                       elem_id="pg-width")
+                    layers = gr.Number(v["layers"], label="Hidden layers", elem_id="pg-layers",
+                                       info="How many hidden layers (or blocks) between input and output.")
+                    width = gr.Textbox(v["width"], label="Width", elem_id="pg-width",
+                                       info="Units per layer: one number, or one per layer such as 64, 32.")
                 with gr.Row():
                     activation = gr.Dropdown(list(ACTIVATIONS), value=v["activation"], allow_custom_value=True,
-                                             label="Activation", info="or one per layer: relu, tanh",
-                                             elem_id="pg-activation")
-                    dropout = gr.Textbox(v["dropout"], label="Dropout", info="a rate, or one per layer",
-                                         elem_id="pg-dropout")
+                                             label="Activation", elem_id="pg-activation",
+                                             info="The bend each unit applies; or one per layer: relu, tanh.")
+                    dropout = gr.Textbox(v["dropout"], label="Dropout", elem_id="pg-dropout",
+                                         info="Share of units switched off at random while training, per layer.")
                 with gr.Row(visible=v["model"] in ("mlp", "resmlp")) as mlp_row:
-                    batch_norm = gr.Checkbox(v["batch_norm"], label="Batch norm (MLP)")
-                    residual = gr.Checkbox(v["residual"], label="Residual skips (MLP)")
+                    batch_norm = gr.Checkbox(v["batch_norm"], label="Batch norm (MLP)", elem_id="pg-batch-norm",
+                                             info="Rescales each layer's outputs per batch; needs 2+ rows a batch.")
+                    residual = gr.Checkbox(v["residual"], label="Residual skips (MLP)",
+                                           info="Adds a layer's input to its output where the widths match.")
                 with gr.Row(visible=v["model"] == "rnn") as rnn_row:
-                    rnn_cell = gr.Radio(list(RNN_CELLS), value=v["rnn_cell"], label="RNN cell")
-                    bidirectional = gr.Checkbox(v["bidirectional"], label="Bidirectional")
-                    pooling = gr.Radio(list(POOLINGS), value=v["pooling"], label="RNN pooling")
+                    rnn_cell = gr.Radio(list(RNN_CELLS), value=v["rnn_cell"], label="RNN cell",
+                                        info="LSTM or the lighter GRU.")
+                    bidirectional = gr.Checkbox(v["bidirectional"], label="Bidirectional",
+                                                info="Reads each sequence forwards and backwards.")
+                    pooling = gr.Radio(list(POOLINGS), value=v["pooling"], label="RNN pooling",
+                                       info="Summarise by learned attention or by the last step.")
                 with gr.Row(visible=v["model"] == "transformer") as transformer_row:
-                    heads = gr.Number(v["heads"], label="Attention heads", precision=0)
-                    norm = gr.Radio(list(NORM_PLACEMENTS), value=v["norm"], label="Norm placement")
-                    positions = gr.Radio(list(POSITIONS), value=v["positions"], label="Positions")
+                    heads = gr.Number(v["heads"], label="Attention heads",
+                                      info="Parallel attention maps per block; must divide the width.")
+                    norm = gr.Radio(list(NORM_PLACEMENTS), value=v["norm"], label="Norm placement",
+                                    info="Layer norm before (pre) or after (post) each sub-layer.")
+                    positions = gr.Radio(list(POSITIONS), value=v["positions"], label="Positions",
+                                         info="Learned position vectors or fixed sine waves.")
             with gr.Accordion("Training", open=False):
                 with gr.Row():
-                    learning_rate = gr.Number(v["learning_rate"], label="Learning rate", elem_id="pg-lr")
-                    batch_size = gr.Number(v["batch_size"], label="Batch size", precision=0, elem_id="pg-batch")
-                    epochs = gr.Number(v["epochs"], label="Epochs", precision=0, elem_id="pg-epochs")
+                    learning_rate = gr.Number(v["learning_rate"], label="Learning rate", elem_id="pg-lr",
+                                              info="Step size of each update; too big diverges, too small crawls.")
+                    batch_size = gr.Number(v["batch_size"], label="Batch size", elem_id="pg-batch",
+                                           info="Examples per update.")
+                    epochs = gr.Number(v["epochs"], label="Epochs", elem_id="pg-epochs",
+                                       info="Passes over the training data (at most 2,000).")
                 with gr.Row():
-                    accumulation = gr.Number(v["accumulation"], label="Gradient accumulation", precision=0)
-                    scheduler = gr.Dropdown(list(SCHEDULERS), value=v["scheduler"], label="Schedule")
-                    warmup_steps = gr.Number(v["warmup_steps"], label="Warmup steps", precision=0)
+                    accumulation = gr.Number(v["accumulation"], label="Gradient accumulation",
+                                             info="Batches summed into one update (a bigger batch in less memory).")
+                    scheduler = gr.Dropdown(list(SCHEDULERS), value=v["scheduler"], label="Schedule",
+                                            info="How the learning rate falls after warmup.")
+                    warmup_steps = gr.Number(v["warmup_steps"], label="Warmup steps",
+                                             info="Updates over which the learning rate ramps up from zero.")
                 with gr.Row():
-                    weight_decay = gr.Number(v["weight_decay"], label="Weight decay")
-                    clip_norm = gr.Number(v["clip_norm"], label="Gradient clipping", info="0 = off")
-                    patience = gr.Number(v["patience"], label="Early-stop patience", precision=0, info="0 = off")
+                    weight_decay = gr.Number(v["weight_decay"], label="Weight decay",
+                                             info="Pulls weights towards zero; a brake on overfitting.")
+                    clip_norm = gr.Number(v["clip_norm"], label="Gradient clipping",
+                                          info="Largest gradient norm allowed per update; 0 turns it off.")
+                    patience = gr.Number(v["patience"], label="Early-stop patience",
+                                         info="Epochs without a better validation loss before stopping; 0 = off.")
             with gr.Row():
-                share = gr.Textbox(label="Share this setup", elem_id="pg-share", scale=4,
-                                   info="copy it to a class, or open the link; paste one here and press Load")
+                share = gr.Textbox(share_link(start, None), label="Share this setup", elem_id="pg-share",
+                                   scale=4, buttons=["copy"],
+                                   info="Copy this link for a class; or paste a link or pg1. string and press Load.")
                 load_btn = gr.Button("Load", elem_id="pg-load", scale=1)
         with gr.Column(scale=3, min_width=360):
-            stats = gr.Markdown("Press **Train** to start.", elem_id="pg-stats", elem_classes="studio-stats")
-            boundary = gr.Image(label="Decision boundary", type="numpy", interactive=False, height=320,
-                                elem_id="pg-boundary")
+            stats = gr.Markdown(READY, elem_id="pg-stats", elem_classes="studio-stats")
+            picture = gr.Image(data_picture(start), label="Data (training points filled, test points as rings) "
+                               "and the decision boundary", type="numpy", interactive=False, height=320,
+                               elem_id="pg-boundary")
             predictions = gr.Dataframe(label="Predictions on test sequences", visible=False, interactive=False,
                                        elem_id="pg-predictions")
+            inside = gr.Image(None, label="Inside the network", type="numpy", interactive=False,
+                              elem_id="pg-inside")
             with gr.Row():
                 loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
                                         height=240, elem_id="pg-loss-plot")
                 acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series",
                                        title="Accuracy", y_lim=[0, 1], height=240, elem_id="pg-acc-plot")
+            story = gr.Markdown("", elem_id="pg-story")
             download = gr.File(label="Trained model and its record", elem_id="pg-download", interactive=False,
                                file_count="multiple")
             log = gr.Textbox(label="Log", lines=6, max_lines=12, interactive=False, autoscroll=True,
                              elem_id="pg-log")
 
     form = dict(zip(FORM_FIELDS, (
-        model, dataset, samples, noise, seed, layers, width, activation, dropout, batch_norm, residual,
-        rnn_cell, bidirectional, pooling, heads, norm, positions, learning_rate, weight_decay, batch_size,
-        epochs, accumulation, scheduler, warmup_steps, clip_norm, patience,
+        model, dataset, samples, noise, test_fraction, features, seed, layers, width, activation, dropout,
+        batch_norm, residual, rnn_cell, bidirectional, pooling, heads, norm, positions, learning_rate,
+        weight_decay, batch_size, epochs, accumulation, scheduler, warmup_steps, clip_norm, patience,
     )))
     inputs = list(form.values())
-    results = [stats, boundary, predictions, loss_plot, acc_plot, log, share, download]
-    panes = [boundary, predictions, mlp_row, rnn_row, transformer_row]  # shown or hidden by the model
+    results = [stats, picture, predictions, inside, loss_plot, acc_plot, story, log, download]
+    panes = [mlp_row, rnn_row, transformer_row]
+    described = [share, diagram, picture]  # what follows the controls before any training
+    cleared = [stats, predictions, inside, loss_plot, acc_plot, story, log, download]
 
-    def show(config) -> dict:
-        """Form values (and the matching dataset choices and picture panes) for a config."""
+    def show(config, request: gr.Request | None, clear: bool = True) -> dict:
+        """Form values, panes, share link, diagram and data picture for a config; old results cleared."""
         values = form_values(config)
         updates = {form[name]: values[name] for name in FORM_FIELDS}
         updates[dataset] = gr.update(choices=list(DATASETS_FOR_MODEL[config.model]), value=config.dataset)
-        updates[boundary] = gr.update(visible=config.task == "points", value=None)
-        updates[predictions] = gr.update(visible=config.task == "sequence", value=None)
+        updates[features] = gr.update(value=values["features"], visible=config.task == "points")
         updates[mlp_row] = gr.update(visible=config.model in ("mlp", "resmlp"))
         updates[rnn_row] = gr.update(visible=config.model == "rnn")
         updates[transformer_row] = gr.update(visible=config.model == "transformer")
+        updates[share] = share_link(config, request)
+        updates[diagram] = network_diagram(config)
+        updates[picture] = data_picture(config)
+        if clear:
+            updates.update({stats: READY, predictions: gr.update(value=None, visible=config.task == "sequence"),
+                            inside: None, loss_plot: None, acc_plot: None, story: "", log: "", download: None})
         return updates
 
     @form_handler(FORM_FIELDS)
     @user_errors
     def train(values: dict, request: gr.Request):
-        from studio.devices import set_torch_threads
-        from studio.events import DoneEvent, ErrorEvent, EvalEvent, LogEvent, StepEvent, start_run
-        from studio.playground.datasets import make_dataset
-        from studio.playground.pictures import BoundaryPainter, point_extent, snapshot_for
-        from studio.playground.saving import save_run
-        from studio.playground.share import encode
-        from studio.playground.training import train_playground
-
         config = parse_form(values)
-        key = session_key(request)
-        if key in runs and not runs[key].finished:
-            raise gr.Error("A training run is already going in this tab; press Stop first.")
-        data = make_dataset(config)
-        set_torch_threads(settings.torch_threads or 1)  # tiny networks train fastest on one thread
-        painter = None
-        if data.kind == "points":
-            painter = BoundaryPainter(np.concatenate([data.train.x.numpy(), data.test.x.numpy()]),
-                                      np.concatenate([data.train.y.numpy(), data.test.y.numpy()]), point_extent(data))
-        run = start_run(lambda r: train_playground(config, r, data, snapshot_for(data), PICTURE_SECONDS),
-                        name="playground")
-        runs[key] = run
-        history, lines, started = [], [], time.monotonic()
-        plotted_at, plotted_epochs = 0.0, 0
-        step = total = 0
-        epoch, params, last = 0.0, 0, None
+        if studio.attach(request, KIND) is not None:
+            raise StudioError("A training run of yours is already going; press Stop first.")
+        job = studio.submit(request, KIND, TASK, config, label=f"{config.model} on {config.dataset}")
+        view = PlaygroundView(config)
+        yield view.starting()
         try:
-            for batch in run.batches(UI_REFRESH_SECONDS):
-                update = {}
-                for event in batch:
-                    if isinstance(event, StepEvent):
-                        step, total, epoch = event.step, event.total_steps, event.epoch
-                    elif isinstance(event, EvalEvent):
-                        last = {"epoch": event.epoch, **event.metrics}
-                        history.append(last)
-                        lines.append(f"epoch {event.epoch:.0f}: loss {event.metrics['train_loss']:.4f} · "
-                                     f"val {event.metrics['val_loss']:.4f} · test acc {event.metrics['test_accuracy']:.3f}")
-                        if "boundary" in event.extras:
-                            update[boundary] = painter.paint(event.extras["boundary"])
-                        if "predictions" in event.extras:
-                            update[predictions] = pd.DataFrame(event.extras["predictions"])
-                    elif isinstance(event, LogEvent):
-                        lines.append(event.message)
-                        params = int(event.values.get("parameters", params))
-                    elif isinstance(event, ErrorEvent):
-                        raise gr.Error(event.message)
-                    elif isinstance(event, DoneEvent):
-                        result = event.result
-                        folder = save_run(config, result, settings.outputs_dir)
-                        update[download] = [str(folder / "model.pt"), str(folder / "record.json")]
-                        step, params = result.steps, result.parameters
-                        state = "Stopped" if result.stopped else "Done"
-                        update[stats] = (f"**{state}.** Best epoch {result.best_epoch} restored · test accuracy "
-                                         f"**{result.test_accuracy:.3f}** · {result.steps} steps in "
-                                         f"{result.seconds:.1f}s ({result.steps_per_second:.0f} steps/s) · "
-                                         f"{result.parameters:,} parameters")
-                if stats not in update:
-                    update[stats] = _stats(config, step, total, epoch, params, started, last)
-                finished = isinstance(batch[-1], DoneEvent)
-                due = time.monotonic() - plotted_at >= PICTURE_SECONDS and len(history) > plotted_epochs
-                if finished or due or plotted_at == 0.0:
-                    plotted_at, plotted_epochs = time.monotonic(), len(history)
-                    update[loss_plot] = _curves(history, "loss")
-                    update[acc_plot] = _curves(history, "accuracy")
-                    update[log] = "\n".join(lines[-200:])
-                    update[share] = encode(config)
-                yield update
-        finally:
-            run.request_stop()  # the page went away or the run ended: never leave a trainer running
+            yield from relay(studio, job, view, None, interval=UI_REFRESH_SECONDS)
+        except StudioError as err:  # e.g. "failed: diverged at step N": say so where the stats are, then raise
+            yield view.failed(str(err))
+            raise
 
     def stop(request: gr.Request):
-        run = runs.get(session_key(request))
-        if run is not None:
-            run.request_stop()
+        studio.stop(request, KIND)
+
+    @form_handler(FORM_FIELDS)
+    def describe(values: dict, request: gr.Request):
+        """Share link and diagram follow every control; a field that does not parse is named in the diagram."""
+        try:
+            config = parse_form(values)
+        except (StudioError, ValueError) as err:
+            return {diagram: f'<p class="pg-problem">⚠ {html.escape(str(err))}</p>', share: gr.skip()}
+        return {share: share_link(config, request), diagram: network_diagram(config)}
+
+    @form_handler(FORM_FIELDS)
+    def draw_data(values: dict, request: gr.Request):
+        """The data set is drawn the moment it is chosen (or its noise, size, split or seed change)."""
+        try:
+            config = parse_form(values)
+        except (StudioError, ValueError):
+            return {picture: gr.skip(), features: gr.skip()}
+        return {picture: data_picture(config), features: gr.update(visible=config.task == "points")}
 
     @user_errors
-    def change_model(name: str):
-        return show(defaults_for(name))
+    def change_model(name: str, request: gr.Request):
+        return show(defaults_for(name), request)
 
     def reset(name: str, request: gr.Request):
         stop(request)
-        updates = show(defaults_for(name if name in MODELS else "mlp"))
-        updates.update({stats: "Press **Train** to start.", loss_plot: None, acc_plot: None, log: "", share: "", download: None})
-        return updates
+        return show(defaults_for(name if name in MODELS else "mlp"), request)
 
     @user_errors
-    def load_setup(text: str):
-        from studio.playground.share import decode
-
-        return show(decode(text))
+    def load_setup(text: str, request: gr.Request):
+        return show(decode(text), request)
 
     def load_from_url(request: gr.Request):
+        """A link with ?setup= fills the form; otherwise only the share box learns the page's address
+        (the form keeps whatever the visitor may already have typed)."""
         text = request.query_params.get("setup") if request else None
         if not text:
-            return {share: gr.skip()}
+            return {share: share_link(start, request)}
         try:
-            from studio.playground.share import decode
-
-            updates = show(decode(text))
-            updates[share] = text
-            return updates
+            return show(decode(text), request, clear=False)
         except Exception:
             gr.Warning("The setup in this link could not be read; the defaults are shown instead.")
-            return {share: gr.skip()}
+            return {share: share_link(start, request)}
 
-    train_event = train_btn.click(train, inputs, results, api_name="playground_train",
-                                  concurrency_limit=4, concurrency_id="playground")
+    shown = inputs + panes + described + cleared
+    train_event = train_btn.click(train, inputs, results, api_name="playground_train")
     stop_btn.click(stop, None, None, queue=False, api_name="playground_stop")
-    reset_btn.click(reset, model, inputs + results + panes[2:], api_name="playground_reset")
-    model.input(change_model, model, inputs + panes, api_visibility="private")
-    load_btn.click(load_setup, share, inputs + panes, api_name="playground_load")
-    demo.load(load_from_url, None, inputs + panes + [share], api_visibility="private")
+    reset_btn.click(reset, model, shown, api_name="playground_reset")
+    model.input(change_model, model, shown, api_visibility="private")
+    load_btn.click(load_setup, share, shown, api_name="playground_load")
+    demo.load(load_from_url, None, shown, api_visibility="private")
+    typed = [c for c in inputs if c is not model]
+    gr.on([c.input for c in typed], describe, inputs, [share, diagram], trigger_mode="always_last",
+          show_progress="hidden", api_visibility="private")
+    gr.on([form[name].input for name in DATA_FIELDS], draw_data, inputs, [picture, features],
+          trigger_mode="always_last", show_progress="hidden", api_visibility="private")
     return {"train": train_event, "form": form, "results": results}
+

@@ -49,6 +49,44 @@ def test_bad_fields_are_named(field, value, named):
     assert str(err.value).startswith(named)
 
 
+@pytest.mark.parametrize("field, value, named", [
+    ("learning_rate", float("inf"), "learning rate"),
+    ("learning_rate", float("nan"), "learning rate"),
+    ("learning_rate", 1e12, "learning rate"),
+    ("learning_rate", "inf", "learning rate"),
+    ("epochs", 1e9, "epochs"),
+    ("epochs", float("inf"), "epochs"),
+    ("samples", float("nan"), "samples"),
+    ("batch_size", float("-inf"), "batch size"),
+    ("weight_decay", float("nan"), "weight decay"),
+    ("clip_norm", float("inf"), "gradient clipping"),
+    ("noise", float("nan"), "noise"),
+    ("test_fraction", float("inf"), "test fraction"),
+    ("warmup_steps", 1e300, "warmup steps"),
+    ("seed", float("inf"), "seed"),
+    ("width", "inf", "width"),
+    ("width", "1e9", "width"),
+    ("dropout", "nan", "dropout"),
+    ("layers", float("inf"), "layers"),
+    ("features", [], "features"),
+    ("features", ["x", "z"], "features"),
+])
+def test_non_finite_and_absurd_numbers_are_refused_by_field(field, value, named):
+    values = form_values(defaults_for("mlp")) | {field: value}
+    with pytest.raises(ConfigError) as err:
+        parse_form(values)
+    assert str(err.value).startswith(named), str(err.value)
+
+
+def test_features_noise_and_test_fraction_travel_in_the_share_string():
+    c = parse_form(form_values(defaults_for("mlp", dataset="circle")) | {
+        "features": ["y2", "x2"], "noise": 0.35, "test_fraction": 0.4})
+    assert c.features == ("x2", "y2")  # one order, whatever order the boxes were ticked in
+    again = decode(encode(c))
+    assert (again.features, again.noise, again.test_fraction) == (("x2", "y2"), 0.35, 0.4)
+    assert form_values(again)["features"] == ["x2", "y2"]
+
+
 def test_dataset_must_fit_the_model():
     with pytest.raises(ConfigError, match="dataset"):
         PlaygroundConfig(model="cnn", dataset="spiral")

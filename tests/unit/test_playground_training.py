@@ -1,15 +1,41 @@
-"""The training loop: reproducible, accumulation that steps a partial window, stop, best checkpoint."""
+"""The training loop: reproducible, accumulation that steps a partial window, stop, best checkpoint,
+batch norm with a last batch of one row, and a run that diverges ending as failed."""
 
+import math
 
 import pytest
 import torch
 
-from studio.events import DoneEvent, EvalEvent, StepEvent, start_run
+from studio.errors import ConfigError
+from studio.events import EvalEvent, StepEvent
 from studio.playground.config import defaults_for
 from studio.playground.curves import curve_rows
-from studio.playground.pictures import BoundaryPainter, snapshot_for
 from studio.playground.datasets import make_dataset
-from studio.playground.training import schedule, train_playground
+from studio.playground.training import TrainingDiverged, epoch_batches, schedule, train_playground
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks train fastest on one thread (as in a Playground worker); two fight over a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class StopAfter:
+    """A run handle that asks to stop after `checks` looks at the flag (one per step), recording its events."""
+
+    def __init__(self, checks: int = 10**9):
+        self.checks, self.events = checks, []
+
+    def emit(self, event):
+        self.events.append(event)
+
+    @property
+    def should_stop(self) -> bool:
+        self.checks -= 1
+        return self.checks < 0
 
 FAST = dict(samples=300, epochs=8, patience=0)
 
@@ -37,26 +63,68 @@ def test_schedules_warm_up_then_decay():
     assert schedule("none", 0, 100)(99) == 1.0
 
 
+def test_training_leaves_the_global_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_playground(defaults_for("mlp", samples=100, epochs=1, patience=0))
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_stop_ends_within_one_step_and_keeps_best_model():
     c = defaults_for("mlp", samples=400, epochs=500, patience=0)
-    seen_steps = []
-    stop_at = 30
-
-    def work(run):
-        return train_playground(c, run)
-
-    run = start_run(work)
-    for event in run:
-        if isinstance(event, StepEvent):
-            seen_steps.append(event.step)
-            if event.step == stop_at:
-                run.request_stop()
-        if isinstance(event, DoneEvent):
-            result = event.result
-            assert event.stopped
-    # The step in flight when Stop arrived may finish; no more after it.
-    assert result.stopped and result.steps <= stop_at + 1
+    run = StopAfter(30)
+    result = train_playground(c, run)
+    # The step in flight when Stop arrived finishes; no more after it, and no evaluation of a partial epoch.
+    assert result.stopped and result.steps == 31
     assert result.model is not None and 0 <= result.test_accuracy <= 1
+    assert result.epochs == len(result.history) == 3  # 8 steps an epoch: only whole epochs are kept
+    assert result.best_epoch == min(result.history, key=lambda m: m.val_loss).epoch
+
+
+def test_step_events_are_throttled_but_the_last_step_is_always_sent():
+    c = defaults_for("mlp", samples=300, epochs=20, patience=0)
+    run = StopAfter()
+    result = train_playground(c, run, step_every=10.0)
+    steps = [e.step for e in run.events if isinstance(e, StepEvent)]
+    assert steps == [1, result.steps]
+    every = StopAfter()
+    train_playground(c, every, step_every=0)
+    assert len([e for e in every.events if isinstance(e, StepEvent)]) == result.steps
+
+
+@pytest.mark.parametrize("model, changes", [
+    ("mlp", dict(batch_norm=True)),
+    ("resmlp", {}),
+])
+def test_batch_norm_trains_when_a_last_batch_has_one_row(model, changes):
+    # 300 samples: 225 train, 225 - int(225 * 0.15) = 192 after validation; batch 191 leaves 1 row over.
+    c = defaults_for(model, samples=300, epochs=2, patience=0, batch_size=191, **changes)
+    result = train_playground(c)
+    assert result.steps == 2 and math.isfinite(result.test_loss)
+
+
+def test_a_last_batch_of_one_is_kept_without_batch_norm():
+    order = torch.arange(9)
+    assert [len(b) for b in epoch_batches(order, 4, drop_single=False)] == [4, 4, 1]
+    assert [len(b) for b in epoch_batches(order, 4, drop_single=True)] == [4, 4]
+    assert [len(b) for b in epoch_batches(torch.arange(1), 4, drop_single=True)] == [1]
+
+
+@pytest.mark.parametrize("model, changes", [("mlp", dict(batch_norm=True)), ("resmlp", {}), ("cnn", {})])
+def test_batch_size_one_with_batch_norm_is_refused_by_name(model, changes):
+    with pytest.raises(ConfigError, match="^batch size.*batch norm"):
+        defaults_for(model, batch_size=1, **changes)
+    assert defaults_for("mlp", batch_size=1).batch_size == 1  # without batch norm it is fine
+
+
+def test_a_loss_that_becomes_nan_fails_as_diverged():
+    c = defaults_for("mlp", samples=300, epochs=3, patience=0)
+    data = make_dataset(c)
+    data.train.x[5] = float("nan")  # one poisoned example: the batch holding it has a NaN loss
+    with pytest.raises(TrainingDiverged, match=r"^failed: diverged at step \d+") as err:
+        train_playground(c, StopAfter(), data)
+    assert 1 <= err.value.step <= 7  # within the first epoch (7 batches of 32)
 
 
 def test_early_stopping_restores_the_best_epoch():
@@ -66,22 +134,6 @@ def test_early_stopping_restores_the_best_epoch():
     best = min(result.history, key=lambda m: m.val_loss)
     assert result.best_epoch == best.epoch
     assert result.test_loss == pytest.approx(best.test_loss, rel=1e-4)
-
-
-def test_eval_events_carry_pictures_for_points_and_sequences():
-    for model, data_name in (("mlp", "circle"), ("rnn", "parity")):
-        c = defaults_for(model, dataset=data_name, samples=200, epochs=2, patience=0)
-        data = make_dataset(c)
-        run = start_run(lambda r: train_playground(c, r, data, snapshot_for(data), snapshot_every=0))
-        extras = [e.extras for e in run if isinstance(e, EvalEvent)]
-        assert len(extras) == 2
-        if model == "mlp":
-            painter = BoundaryPainter(data.test.x.numpy(), data.test.y.numpy(), extras[-1]["extent"])
-            picture = painter.paint(extras[-1]["boundary"])
-            assert picture.shape == (240, 240, 3) and picture.dtype.name == "uint8"
-            assert len({tuple(p) for p in picture.reshape(-1, 3)[::97]}) > 3  # shaded, not blank
-        else:
-            assert extras[-1]["predictions"][0]["answer"] in ("even", "odd")
 
 
 def test_curve_rows_are_long_format():
