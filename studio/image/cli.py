@@ -6,30 +6,33 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .request import REFINER_MODES, SCHEDULERS, ImageRequest, LoraChoice
+from .form import FIELDS, Field
+from .request import ImageRequest, LoraChoice
+
+def flagged() -> list[Field]:
+    """The form fields that are flags, each named after the request's field."""
+    return [f for f in FIELDS.values() if f.cli]
+
+
+def _flag(parser: argparse.ArgumentParser, field: Field) -> None:
+    """A flag whose type, default, choices and help come from the form's declaration."""
+    flag = "--" + field.key.replace("_", "-")
+    help_text = field.help + (f" ({field.range_text()})" if field.low is not None else "")
+    if field.ui == "checkbox":
+        parser.add_argument(flag, action="store_true", help=help_text)
+    elif field.name == "prompt":
+        parser.add_argument(flag, required=True, help=help_text)
+    else:
+        kind = int if field.whole else float if field.low is not None else str
+        parser.add_argument(flag, type=kind, default=field.default, choices=field.choices or None, help=help_text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = ImageRequest(prompt="")
-    parser.add_argument("--prompt", required=True)
-    parser.add_argument("--negative-prompt", default="")
-    parser.add_argument("--model", default=defaults.model, help="preset, hub id or local pipeline folder")
-    parser.add_argument("--width", type=int, default=defaults.width, help="pixels; 0: the model's own size")
-    parser.add_argument("--height", type=int, default=defaults.height, help="pixels; 0: the model's own size")
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--guidance", type=float, default=defaults.guidance)
-    parser.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler)
-    parser.add_argument("--images", type=int, default=1, help="pictures in the batch; picture i uses seed + i")
-    parser.add_argument("--seed", type=int, default=0, help="-1 picks one at random (it is printed)")
+    for field in flagged():
+        _flag(parser, field)
     parser.add_argument("--init-image", type=Path, help="a local picture: switches to img2img")
-    parser.add_argument("--strength", type=float, default=defaults.strength, help="img2img strength")
-    parser.add_argument("--refiner", choices=REFINER_MODES, default="none")
-    parser.add_argument("--refiner-model", default=defaults.refiner_model)
-    parser.add_argument("--refiner-fraction", type=float, default=defaults.refiner_fraction)
-    parser.add_argument("--refiner-strength", type=float, default=defaults.refiner_strength)
     parser.add_argument("--lora", action="append", default=[], metavar="PATH[=SCALE]",
                         help="a LoRA .safetensors file or folder, optionally with a scale; repeatable")
-    parser.add_argument("--low-memory", action="store_true", help="attention slicing and VAE tiling")
     parser.add_argument("--out", type=Path, help="copy the pictures here too (a folder)")
 
 
@@ -49,14 +52,9 @@ def run(args: argparse.Namespace, settings) -> dict:
         path, _, scale = spec.partition("=")
         name = generator.load_lora(args.model, Path(path), scope=SCOPE)
         choices.append(LoraChoice(name, float(scale) if scale else 1.0))
-    request = ImageRequest(
-        prompt=args.prompt, negative_prompt=args.negative_prompt, model=args.model,
-        mode="img2img" if args.init_image else "text2img", width=args.width, height=args.height, steps=args.steps,
-        guidance=args.guidance, strength=args.strength, scheduler=args.scheduler, images=args.images, seed=args.seed,
-        refiner=args.refiner, refiner_model=args.refiner_model, refiner_fraction=args.refiner_fraction,
-        refiner_strength=args.refiner_strength, loras=tuple(choices),
-        init_image=str(args.init_image) if args.init_image else None, low_memory=args.low_memory,
-    )
+    request = ImageRequest(**{f.key: getattr(args, f.key) for f in flagged()}, loras=tuple(choices),
+                           mode="img2img" if args.init_image else "text2img",
+                           init_image=str(args.init_image) if args.init_image else None)
     result = generator.generate(request, scope=SCOPE)
     files = [str(p) for p in result.paths]
     if args.out:

@@ -14,16 +14,12 @@ from dataclasses import dataclass
 
 from studio.errors import ConfigError, StudioError
 
-MIN_SIDE, MAX_SIDE = 32, 2048
+from .form import (FIELDS, LORA_SCALE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, MODES, REFINER_MODES,  # noqa: F401
+                   SCHEDULERS, default)
+
 NATIVE = 0  # a width or height of 0 means the model's own size (its UNet's sample size times the VAE's scale)
-MAX_STEPS = 150
-MAX_GUIDANCE = 30.0
-MAX_IMAGES = 8
-MAX_PROMPT_CHARS = 2000
-MAX_SEED = 2**32 - 1
-SCHEDULERS = ("default", "euler", "euler_ancestral", "dpmpp_2m", "ddim", "pndm", "unipc")
-REFINER_MODES = ("none", "ensemble", "second_pass")
-MODES = ("text2img", "img2img")
+# Each of these is checked by its declaration; the rest are merged into `model`, checked below, or not the request's.
+CHECKED = tuple(n for n in FIELDS if n not in ("custom_model", "init_image", "loras", "low_memory", "preview_every"))
 
 
 @dataclass(frozen=True)
@@ -37,54 +33,28 @@ class LoraChoice:
 @dataclass(frozen=True)
 class ImageRequest:
     prompt: str
-    negative_prompt: str = ""
-    model: str = "embedded/image-shapes"
-    mode: str = "text2img"  # img2img starts from `init_image`
-    width: int = NATIVE  # pixels; 0 = the model's native size, resolved when the model is loaded
-    height: int = NATIVE
-    steps: int = 20
-    guidance: float = 5.0
-    strength: float = 0.6  # img2img only: how much of the start image is re-noised (1 = all of it)
-    scheduler: str = "default"  # "default" keeps the model's own
-    images: int = 1
-    seed: int = 0  # image i of a batch uses seed + i; -1 picks a random seed, recorded once resolved
-    refiner: str = "none"  # SDXL: "ensemble" hands the base's latents over, "second_pass" refines its picture
-    refiner_model: str = "stabilityai/stable-diffusion-xl-refiner-1.0"
-    refiner_fraction: float = 0.8  # ensemble: share of the steps the base does before handing over
-    refiner_strength: float = 0.3  # second pass: img2img strength of the refiner
+    negative_prompt: str = default("negative")
+    model: str = default("model")
+    mode: str = default("mode")  # img2img starts from `init_image`
+    width: int = default("width")  # pixels; 0 = the model's native size, resolved when the model is loaded
+    height: int = default("height")
+    steps: int = default("steps")
+    guidance: float = default("guidance")
+    strength: float = default("strength")  # img2img only: how much of the start image is re-noised (1 = all)
+    scheduler: str = default("scheduler")  # "default" keeps the model's own
+    images: int = default("images")
+    seed: int = default("seed")  # image i of a batch uses seed + i; -1 picks a random seed, recorded once resolved
+    refiner: str = default("refiner")  # SDXL: "ensemble" hands the base's latents over, "second_pass" refines
+    refiner_model: str = default("refiner_model")
+    refiner_fraction: float = default("refiner_fraction")  # ensemble: share of the steps the base does first
+    refiner_strength: float = default("refiner_strength")  # second pass: img2img strength of the refiner
     loras: tuple[LoraChoice, ...] = ()
-    init_image: str | None = None  # img2img: a local file the user uploaded; never a URL
-    low_memory: bool = False  # attention slicing and VAE tiling: less memory, a little slower
+    init_image: str | None = default("init_image")  # img2img: a local file the user uploaded; never a URL
+    low_memory: bool = default("low_memory")  # attention slicing and VAE tiling: less memory, a little slower
 
     def __post_init__(self):
-        _check_text("prompt", self.prompt)
-        _check_text("negative_prompt", self.negative_prompt)
-        if self.mode not in MODES:
-            raise ConfigError("mode", self.mode, f"choose one of {', '.join(MODES)}")
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(name, value, "use a whole number of pixels")
-            if value == NATIVE:
-                continue
-            if value % 8:
-                lower, upper = value // 8 * 8, value // 8 * 8 + 8
-                raise ConfigError(name, value, f"use a multiple of 8 (the VAE works on 8x8 blocks), e.g. {lower} or {upper}")
-            if not MIN_SIDE <= value <= MAX_SIDE:
-                raise ConfigError(name, value, f"use between {MIN_SIDE} and {MAX_SIDE} pixels, or 0 for the model's "
-                                  "own size")
-        _check_int("steps", self.steps, 1, MAX_STEPS)
-        _check_int("images", self.images, 1, MAX_IMAGES)
-        _check_int("seed", self.seed, -1, MAX_SEED)
-        _check_number("guidance", self.guidance, 0.0, MAX_GUIDANCE)
-        _check_fraction("strength", self.strength)
-        _check_fraction("refiner_strength", self.refiner_strength)
-        if not 0.0 < float(self.refiner_fraction) < 1.0:
-            raise ConfigError("refiner_fraction", self.refiner_fraction, "use a share between 0 and 1, e.g. 0.8")
-        if self.scheduler not in SCHEDULERS:
-            raise ConfigError("scheduler", self.scheduler, f"choose one of {', '.join(SCHEDULERS)}")
-        if self.refiner not in REFINER_MODES:
-            raise ConfigError("refiner", self.refiner, f"choose one of {', '.join(REFINER_MODES)}")
+        for name in CHECKED:  # type, range, choices: as declared in form.py
+            FIELDS[name].check(getattr(self, FIELDS[name].key))
         if self.mode == "img2img":
             if self.refiner != "none":
                 raise ConfigError("refiner", self.refiner, "the refiner follows text-to-image; set it to none for img2img")
@@ -101,7 +71,10 @@ class ImageRequest:
         if len(set(names)) != len(names):
             raise ConfigError("loras", names, "name each LoRA once")
         for lora in self.loras:
-            _check_number(f"scale of LoRA {lora.name}", lora.scale, -4.0, 4.0)
+            scale = lora.scale
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
+                    or not LORA_SCALE[0] <= scale <= LORA_SCALE[1]:
+                raise ConfigError(f"scale of LoRA {lora.name}", scale, "use a number from %g to %g" % LORA_SCALE)
 
     def seeds(self) -> list[int]:
         """One seed per image; `with_resolved_seed` must have replaced -1 first."""
@@ -145,26 +118,3 @@ def _check_some_steps(name: str, steps: int, strength: float) -> None:
         raise ConfigError(name, strength, f"{steps} steps x {float(strength):g} strength gives no denoising step; "
                                           f"raise steps to at least {needed} or the {name} to at least "
                                           f"{math.ceil(100 / steps) / 100:g}")
-
-
-def _check_text(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise ConfigError(name, value, "use text")
-    if len(value) > MAX_PROMPT_CHARS:
-        raise ConfigError(name, f"{value[:40]}...", f"keep it under {MAX_PROMPT_CHARS} characters")
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ConfigError(name, value, f"use a whole number from {low} to {high}")
-
-
-def _check_number(name: str, value: object, low: float, high: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= float(value) <= high:
-        raise ConfigError(name, value, f"use a number from {low:g} to {high:g}")
-
-
-def _check_fraction(name: str, value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 < float(value) <= 1.0:
-        raise ConfigError(name, value, "use a number above 0 and at most 1")
-

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from studio.events import ProgressEvent
 
+from .form import default
 from .request import ImageRequest
 
-WARM_PROMPT = "a red circle on a blue background"
+WARM_PROMPT = default("prompt")
 
 
 @dataclass(frozen=True)

@@ -10,24 +10,22 @@ each other's settings in their pictures.
 
 from __future__ import annotations
 
-import math
-
 import gradio as gr
 
-from studio.errors import ConfigError, StudioError
+from studio.errors import StudioError
 from studio.events import ProgressEvent
-from studio.image.request import MAX_STEPS, REFINER_MODES, SCHEDULERS, ImageRequest, LoraChoice, check_pixels
+from studio.image.form import (DEFAULT_MODEL, FIELDS, FORM_FIELDS, REFILL_FIELDS, form_values, format_loras,
+                               parse_form, parse_loras)
+from studio.image.request import check_pixels
 from studio.registry import presets
 
-from .common import preset_card, user_errors
+from .common import form_handler, preset_card, user_errors
 from .context import Studio
 from .relay import JobView, relay, waiting_text
 
 IMAGE_PRESETS = presets("image")
-DEFAULT_MODEL = IMAGE_PRESETS[0].id
-REFINER_MODEL = "stabilityai/stable-diffusion-xl-refiner-1.0"
 EXAMPLES = [  # the first two were held out of the embedded model's training
-    ["a red circle on a blue background", 0],
+    [FIELDS["prompt"].default, 0],  # a red circle on a blue background
     ["a green triangle on a white background", 1],
     ["a yellow square on a green background", 2],
     ["a purple circle on a yellow background", 3],
@@ -37,27 +35,6 @@ EXAMPLES = [  # the first two were held out of the embedded model's training
 
 def model_card(name: str, custom: str = "") -> str:
     return preset_card(name, custom, "image", "a diffusers folder the operator allows (with model_index.json)")
-
-
-def parse_loras(text: str) -> tuple[LoraChoice, ...]:
-    """'name=0.8, other=0.5' -> LoraChoice tuple; a name alone means scale 1."""
-    choices = []
-    for part in (text or "").replace("\n", ",").split(","):
-        if not part.strip():
-            continue
-        name, _, scale = part.partition("=")
-        try:
-            value = float(scale) if scale.strip() else 1.0
-        except ValueError:
-            raise ConfigError("LoRA scales", part.strip(), "write name=scale, e.g. style=0.8") from None
-        if not math.isfinite(value):
-            raise ConfigError("LoRA scales", part.strip(), "use a finite number, e.g. style=0.8")
-        choices.append(LoraChoice(name.strip(), value))
-    return tuple(choices)
-
-
-def format_loras(choices) -> str:
-    return ", ".join(f"{c.name}={c.scale:g}" for c in choices)
 
 
 def format_result(result) -> str:
@@ -71,20 +48,33 @@ def format_result(result) -> str:
     return "  \n".join(lines)
 
 
-def whole(value, name: str, low: int, high: int) -> int:
-    """A whole number from a form field (API clients can send anything), or a message naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or float(value) != int(value):
-        raise ConfigError(name, value, "use a whole number")
-    if not low <= int(value) <= high:
-        raise ConfigError(name, value, f"use a whole number from {low} to {high}")
-    return int(value)
+ELEM_IDS = {"negative": "image-negative-prompt", "images": "image-count"}  # the rest: image-<name>
 
 
-def number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(name, value, "use a finite number")
-    return float(value)
+def control(name: str, **extra) -> gr.components.Component:
+    """The Gradio control of a form field: label, one sentence of help, default, bounds and choices from form.py.
+
+    Number boxes get no minimum/maximum: Gradio's own bound check would refuse a value with a message that does not
+    name the field, so their range is written in the help and checked by `ImageRequest`, which names it.
+    """
+    f = FIELDS[name]
+    kwargs = dict(label=f.label, info=f.help, elem_id=ELEM_IDS.get(name, "image-" + name.replace("_", "-"))) | extra
+    if f.ui == "text":
+        return gr.Textbox(value=f.default, **kwargs)
+    if f.ui == "number":
+        kwargs["info"] = f"{f.help[:-1]} ({f.range_text()})."
+        return gr.Number(value=f.default, precision=0 if f.whole else None, step=f.step or 1, **kwargs)
+    if f.ui == "slider":
+        step = f.step or 1
+        return gr.Slider(f.low + step * f.open_low, f.high - step * f.open_high, value=f.default, step=step, **kwargs)
+    if f.ui in ("choice", "model"):  # a model's choices are the presets the tab passes in
+        return gr.Dropdown(value=f.default, **{"choices": list(f.choices)} | kwargs)
+    if f.ui == "radio":
+        return gr.Radio(list(f.choices), value=f.default, **kwargs)
+    if f.ui == "checkbox":
+        return gr.Checkbox(value=f.default, **kwargs)
+    kwargs["label"] = f"{f.label} ({kwargs.pop('info')[:-1]})"  # an image upload has no help line of its own
+    return gr.Image(type="filepath", sources=["upload", "clipboard"], **kwargs)
 
 
 class ImageView(JobView):
@@ -124,39 +114,18 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     # ---- handlers ------------------------------------------------------------------------------
 
-    def build_request(prompt, negative, model, custom_model, mode, init_image, width, height, steps, guidance,
-                      strength, scheduler, images, seed, refiner, refiner_model, refiner_fraction, refiner_strength,
-                      loras, low_memory) -> ImageRequest:
-        image_request = ImageRequest(
-            prompt=prompt or "", negative_prompt=negative or "", model=(custom_model or "").strip() or model,
-            mode=mode, init_image=init_image if mode == "img2img" else None,
-            width=whole(width, "width", 0, 2048), height=whole(height, "height", 0, 2048),
-            steps=whole(steps, "steps", 1, MAX_STEPS), guidance=number(guidance, "guidance"),
-            strength=number(strength, "strength"), scheduler=scheduler, images=whole(images, "images", 1, 8),
-            seed=whole(seed, "seed", -1, 2**32 - 1), refiner=refiner,
-            refiner_model=(refiner_model or "").strip() or REFINER_MODEL,
-            refiner_fraction=number(refiner_fraction, "refiner_fraction"),
-            refiner_strength=number(refiner_strength, "refiner_strength"),
-            loras=parse_loras(loras), low_memory=bool(low_memory),
-        )
-        if image_request.width and image_request.height:  # 0 (the model's size) is checked once it is known
-            check_pixels(image_request.width, image_request.height, studio.settings.max_image_pixels)
-        return image_request
-
+    @form_handler(FORM_FIELDS)
     @user_errors
-    def generate(prompt, negative, model, custom_model, mode, init_image, width, height, steps, guidance, strength,
-                 scheduler, images, seed, refiner, refiner_model, refiner_fraction, refiner_strength, loras,
-                 low_memory, preview_every, request: gr.Request, progress=gr.Progress()):
+    def generate(values: dict, request: gr.Request):
         from studio.image.tasks import ImageJob
 
-        image_request = build_request(prompt, negative, model, custom_model, mode, init_image, width, height, steps,
-                                      guidance, strength, scheduler, images, seed, refiner, refiner_model,
-                                      refiner_fraction, refiner_strength, loras, low_memory)
-        payload = ImageJob(image_request, studio.model_scope(request),
-                           whole(preview_every or 0, "preview_every", 0, MAX_STEPS))
+        image_request, preview_every = parse_form(values)
+        if image_request.width and image_request.height:  # 0 (the model's size) is checked once it is known
+            check_pixels(image_request.width, image_request.height, studio.settings.max_image_pixels)
+        payload = ImageJob(image_request, studio.model_scope(request), preview_every)
         job = studio.submit(request, "image", "studio.image.tasks:generate", payload,
                             label=f"image: {image_request.model}")
-        yield from relay(studio, job, ImageView(image_request.model), progress)
+        yield from relay(studio, job, ImageView(image_request.model))
 
     def stop_generation(request: gr.Request):
         studio.stop(request, "image")  # this visitor's image jobs only
@@ -169,16 +138,13 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
             raise gr.Error("Drop a PNG made by the studio first.")
         info = read_png_settings(file)
         r = info.request
-        preset = any(p.id == r.model for p in IMAGE_PRESETS)
         note = (f"Refilled from a picture made with seed {r.seed} (picture {info.batch.get('index', 0) + 1} of "
                 f"{info.batch.get('images', 1)} in its batch).")
         if r.mode == "img2img":
             note += " It was made from a start image: upload that image again."
         if r.loras:
             note += f" It used LoRA(s) {format_loras(r.loras)}: load them before generating."
-        return (r.prompt, r.negative_prompt, r.model if preset else DEFAULT_MODEL, "" if preset else r.model,
-                r.mode, r.width, r.height, r.steps, r.guidance, r.strength, r.scheduler, r.images, r.seed, r.refiner,
-                r.refiner_model, r.refiner_fraction, r.refiner_strength, format_loras(r.loras), r.low_memory, note)
+        return (*form_values(r, tuple(p.id for p in IMAGE_PRESETS)).values(), note)
 
     class LoraView(JobView):
         outputs = 2
@@ -222,10 +188,16 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     # ---- layout --------------------------------------------------------------------------------
 
+    form: dict = {}
+
+    def add(name: str, **extra):
+        form[name] = control(name, **extra)
+        return form[name]
+
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(label="Prompt", lines=2, value=EXAMPLES[0][0], elem_id="image-prompt")
-            negative = gr.Textbox(label="Negative prompt", lines=1, elem_id="image-negative-prompt")
+            prompt = add("prompt", lines=2)
+            add("negative", lines=1)
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="image-generate")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="image-stop")
@@ -241,41 +213,28 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
                 png_drop = gr.File(label="Studio PNG", file_types=[".png"], type="filepath", height=90,
                                    elem_id="image-png-info")
                 png_note = gr.Markdown(elem_id="image-png-note")
-            model = gr.Dropdown([p.id for p in IMAGE_PRESETS], value=DEFAULT_MODEL, label="Model",
-                                elem_id="image-model")
-            custom_model = gr.Textbox(label="Or type a hub id", placeholder="owner/name",
-                                      elem_id="image-custom-model")
+            model = add("model", choices=[p.id for p in IMAGE_PRESETS])
+            custom_model = add("custom_model", placeholder="owner/name")
             card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="image-model-card")
-            mode = gr.Radio(["text2img", "img2img"], value="text2img", label="Mode", elem_id="image-mode")
-            init_image = gr.Image(label="Start image (img2img; uploaded, never fetched from a URL)", type="filepath",
-                                  sources=["upload", "clipboard"], height=160, visible=False,
-                                  elem_id="image-init-image", elem_classes="studio-pixelated")
-            strength = gr.Number(value=0.6, step=0.05, label="Strength (img2img; above 0, at most 1)",
-                                 visible=False, elem_id="image-strength")
+            mode = add("mode")
+            init_image = add("init_image", height=160, visible=False, elem_classes="studio-pixelated")
+            strength = add("strength", visible=False)
             with gr.Row():
-                width = gr.Number(value=0, precision=0, label="Width (0 = the model's own; multiple of 8)",
-                                  elem_id="image-width")
-                height = gr.Number(value=0, precision=0, label="Height (0 = the model's own)", elem_id="image-height")
-            steps = gr.Number(value=20, precision=0, label=f"Steps (1-{MAX_STEPS})", elem_id="image-steps")
-            guidance = gr.Slider(0, 30, value=5, step=0.5, label="Guidance scale", elem_id="image-guidance")
-            scheduler = gr.Dropdown(list(SCHEDULERS), value="default", label="Scheduler", elem_id="image-scheduler")
+                add("width")
+                add("height")
+            add("steps")
+            add("guidance")
+            add("scheduler")
             with gr.Row():
-                images = gr.Number(value=1, precision=0, label="Pictures (1-8)", elem_id="image-count")
-                seed = gr.Number(value=0, precision=0, label="Seed (-1 random)", elem_id="image-seed")
-            preview_every = gr.Slider(0, 20, value=0, step=1, label="Preview every N steps (0 = off)",
-                                      elem_id="image-preview-every")
-            low_memory = gr.Checkbox(label="Save memory (attention slicing, VAE tiling; a little slower)",
-                                     value=False, elem_id="image-low-memory")
+                add("images")
+                seed = add("seed")
+            add("preview_every")
+            add("low_memory")
             with gr.Accordion("SDXL refiner", open=False):
-                refiner = gr.Radio(list(REFINER_MODES), value="none", label="Refiner", elem_id="image-refiner")
-                refiner_model = gr.Textbox(value=REFINER_MODEL, label="Refiner model", elem_id="image-refiner-model")
-                refiner_fraction = gr.Slider(0.05, 0.95, value=0.8, step=0.05,
-                                             label="Ensemble: share of steps the base does",
-                                             elem_id="image-refiner-fraction")
-                refiner_strength = gr.Slider(0.05, 1, value=0.3, step=0.05, label="Second pass: strength",
-                                             elem_id="image-refiner-strength")
+                for name in ("refiner", "refiner_model", "refiner_fraction", "refiner_strength"):
+                    add(name)
             with gr.Accordion("LoRA (yours only: other visitors never see your LoRAs)", open=False):
-                loras = gr.Textbox(label="Active LoRAs and scales (name=scale, ...)", elem_id="image-loras")
+                loras = add("loras")
                 lora_file = gr.File(label="LoRA weights (.safetensors)", file_types=[".safetensors"],
                                     type="filepath", elem_id="image-lora-file")
                 lora_name = gr.Textbox(label="Name (default: the file's name)", elem_id="image-lora-name")
@@ -287,19 +246,18 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     # ---- wiring --------------------------------------------------------------------------------
 
-    settings_inputs = [prompt, negative, model, custom_model, mode, init_image, width, height, steps, guidance,
-                       strength, scheduler, images, seed, refiner, refiner_model, refiner_fraction, refiner_strength,
-                       loras, low_memory]
     outputs = [gallery, preview, status, downloads]
-    gen_event = generate_btn.click(generate, settings_inputs + [preview_every], outputs, api_name="image_generate")
+    # Progress and errors show on the status line only: a refused click leaves the pictures and the form as they were.
+    gen_event = generate_btn.click(generate, [form[n] for n in FORM_FIELDS], outputs, api_name="image_generate",
+                                   show_progress_on=[status])
     stop_btn.click(stop_generation, None, None, api_name="image_stop", concurrency_limit=None, queue=False)
-    refill = [c for c in settings_inputs if c is not init_image] + [png_note]
+    refill = [form[n] for n in REFILL_FIELDS] + [png_note]
     png_drop.upload(png_info, png_drop, refill, api_name="image_png_info")
     mode.change(toggle_mode, mode, [init_image, strength], api_visibility="private")
     load_lora_btn.click(load_lora, [lora_file, lora_name, model, custom_model, loras], [loras, lora_status],
                         api_name="image_load_lora")
     unload_lora_btn.click(unload_loras, None, [loras, lora_status], api_name="image_unload_loras")
-    for control in (model, custom_model):
-        control.change(model_card, [model, custom_model], card, api_visibility="private")
+    for choice in (model, custom_model):
+        choice.change(model_card, [model, custom_model], card, api_visibility="private")
     return dict(prompt=prompt, gallery=gallery, status=status, model=model, generate=generate_btn, stop=stop_btn,
                 png_info=png_drop, generate_event=gen_event)

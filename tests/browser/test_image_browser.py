@@ -54,10 +54,40 @@ def test_make_a_picture_and_read_its_png_info_back(studio_page, tmp_path):
         # A long run, stopped: the picture made before stays in the gallery.
         fill(page, {"image-steps": "150", "image-count": "8"})
         page.locator("#image-generate").click()
-        expect(page.locator("#image-status")).to_contain_text("step", timeout=60_000)
+        # "of 150": this run's denoising line (the last result's "steps/s" would match "step" at once).
+        expect(page.locator("#image-status")).to_contain_text(" of 150", timeout=60_000)
         page.locator("#image-stop").click()
         expect(page.locator("#image-status")).to_contain_text("Stopped", timeout=20_000)
         expect(page.locator("#image-gallery img").first).to_be_visible()
     except Exception:
         page.screenshot(path="test-artifacts/image-browser-failure.png", full_page=True)
+        raise
+
+
+def test_an_error_leaves_the_pictures_and_the_form_and_names_the_field(studio_page):
+    """A refused click shows one toast naming the field and a badge on the status line only (show_progress_on):
+    the gallery keeps the picture already made and the form keeps what was typed."""
+    page = studio_page
+    try:
+        page.get_by_role("tab", name="Image").click()
+        fill(page, {"image-steps": "2", "image-seed": "11", "image-count": "1", "image-width": "0"})
+        page.locator("#image-generate").click()
+        expect(page.locator("#image-status")).to_contain_text("seeds 11", timeout=60_000)
+        picture = page.locator("#image-gallery img").first
+        expect(picture).to_be_visible()
+        made = picture.get_attribute("src")
+
+        fill(page, {"image-width": "30"})
+        page.locator("#image-generate").click()
+        toast = page.locator(".toast-body").filter(has_text="width")
+        expect(toast).to_be_visible(timeout=20_000)
+        expect(toast).to_contain_text("multiple of 8")
+        expect(page.locator("#image-gallery img").first).to_be_visible()
+        assert page.locator("#image-gallery img").first.get_attribute("src") == made
+        expect(page.locator("#image-gallery")).not_to_contain_text("Error")  # no red badge over the pictures
+        expect(page.locator("#image-width input")).to_have_value("30")
+        expect(page.locator("#image-status")).to_contain_text("seeds 11")  # the last result's line stays under it
+        fill(page, {"image-width": "0"})
+    except Exception:
+        page.screenshot(path="test-artifacts/image-error-browser-failure.png", full_page=True)
         raise

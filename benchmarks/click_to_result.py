@@ -1,0 +1,145 @@
+"""Click to result in a real browser: the studio as people use it, against the bare library doing the same work.
+
+    python -m benchmarks.click_to_result [--only image] [--repeats 5]
+
+Starts `python app.py` (a free port through GRADIO_SERVER_PORT, outputs in a
+temporary folder through STUDIO_OUTPUTS_DIR), opens Debian's Chromium through
+Playwright, and for each scenario in `benchmarks/e2e/` measures:
+
+- the first click after start: seconds from the click to the first visible
+  progress (a Gradio status tracker shown anywhere on the page) and to the
+  result; target: the first visible result within 3 s (`summary`);
+- warm clicks, alternated with the bare call (`alternate`): median seconds
+  click-to-result; target: studio <= 1.2 x bare + 150 ms, printed as the ratio
+  that rule allows (`report`).
+
+A scenario is a module `benchmarks/e2e/<tab>.py` with:
+
+    TAB = "Image"            # the tab's label, clicked before the first click
+    def click(page): ...     # fill what it needs, click, return once the result is visible on the page
+    def bare(): ...          # the same work with the bare library in this process (load once and cache the
+                             # model, as the studio's worker keeps it; the first call is the warm-up)
+
+Each scenario's first click is the first of its tab on this server, so scenarios must not click other tabs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks import e2e
+from benchmarks.harness import alternate, free_port, report, summary
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_RESULT_TARGET_S = 3.0
+WARM_FACTOR, WARM_EXTRA_S = 1.2, 0.150
+
+# The first moment a Gradio status tracker (progress, timer, queue position) is shown anywhere on the page.
+WATCH_PROGRESS = """() => {
+  window.__firstProgress = null;
+  const shown = () => [...document.querySelectorAll('.wrap')].some(w => w.offsetParent !== null
+      && !w.classList.contains('hide') && /(translucent|generating|default)/.test(w.className));
+  const observer = new MutationObserver(() => {
+    if (window.__firstProgress === null && shown()) { window.__firstProgress = performance.now(); observer.disconnect(); }
+  });
+  observer.observe(document.body, {subtree: true, attributes: true, childList: true, characterData: true});
+  window.__clickAt = performance.now();
+}"""
+
+
+def scenarios(only: str | None) -> list:
+    names = [m.name for m in pkgutil.iter_modules(e2e.__path__) if not m.name.startswith("_")]
+    return [importlib.import_module(f"benchmarks.e2e.{n}") for n in sorted(names) if only in (None, n)]
+
+
+def start_studio(outputs: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = os.environ | {"GRADIO_SERVER_PORT": str(port), "STUDIO_OUTPUTS_DIR": outputs, "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return server, url
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"app.py exited with code {server.returncode}")
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("app.py did not answer within 120 s")
+
+
+def first_click(page, scenario) -> dict:
+    page.get_by_role("tab", name=scenario.TAB).click()
+    page.evaluate(WATCH_PROGRESS)
+    start = time.perf_counter()
+    scenario.click(page)
+    result_s = time.perf_counter() - start
+    shown = page.evaluate("window.__firstProgress === null ? null : (window.__firstProgress - window.__clickAt)")
+    progress_s = None if shown is None else round(shown / 1000, 3)
+    return dict(progress_s=progress_s, result_s=round(result_s, 3), target_result_s=FIRST_RESULT_TARGET_S,
+                met=result_s <= FIRST_RESULT_TARGET_S)
+
+
+def timed(fn):
+    def measure() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    return measure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="one scenario module, e.g. image")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-click-") as outputs:
+        started = time.perf_counter()
+        server, url = start_studio(outputs)
+        print(f"studio answered in {time.perf_counter() - started:.1f} s at {url}")
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                     args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page()
+                page.set_default_timeout(60_000)
+                page.goto(url)
+                page.wait_for_selector(".tabs")
+                for scenario in scenarios(args.only):
+                    name = scenario.__name__.rsplit(".", 1)[-1]
+                    summary(f"{name} first click", **first_click(page, scenario))
+                    runs = alternate({"studio": timed(lambda: scenario.click(page)), "bare": timed(scenario.bare)},
+                                     repeats=args.repeats)
+                    bare_s = statistics.median(runs["bare"])
+                    allowed = WARM_FACTOR + WARM_EXTRA_S / bare_s  # studio <= 1.2 x bare + 150 ms, as a ratio
+                    print(f"{name}: target warm click-to-result <= {WARM_FACTOR} x bare + {WARM_EXTRA_S * 1000:.0f} ms"
+                          f" = {WARM_FACTOR * bare_s + WARM_EXTRA_S:.3f} s, i.e. ratio <= {allowed:.3f}")
+                    report(f"{name} warm click-to-result", runs["studio"], runs["bare"], unit="s",
+                           target=round(allowed, 4), higher_is_better=False)
+                browser.close()
+        finally:
+            server.send_signal(signal.SIGINT)  # app.py closes its workers on Ctrl+C
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    main()
