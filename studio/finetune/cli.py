@@ -1,4 +1,4 @@
-"""`python -m studio finetune`: the Fine-tune tab without the UI (also what `accelerate launch` runs)."""
+"""`python -m studio finetune`: the Fine-tune tab without the UI; `--processes N` trains with `accelerate launch`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-steps", type=int, default=20)
     parser.add_argument("--save-steps", type=int, default=100)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="train on N processes with accelerate launch (at most one per GPU, or per CPU core)")
     parser.add_argument("--stages", help="a JSON file with a list of curriculum stages")
     parser.add_argument("--config", help="a run's config.json: train exactly that configuration")
     parser.add_argument("--resume", metavar="RUN", help="continue a stopped run from its latest checkpoint")
@@ -53,19 +55,19 @@ def build_config(args) -> FinetuneConfig:
         training=TrainingSettings(learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps,
                                   batch_size=args.batch_size, grad_accumulation=args.grad_accum,
                                   scheduler=args.scheduler, max_length=args.max_length, eval_steps=args.eval_steps,
-                                  save_steps=args.save_steps, seed=args.seed),
+                                  save_steps=args.save_steps, seed=args.seed, processes=args.processes),
     )
 
 
 def run(args, settings) -> dict:
-    from .runs import RunFolder, accelerate_files, merge_and_save
-    from .session import OPERATOR, resume_to_end, train_to_end
+    from .runs import RunFolder, merge_and_save
+    from .session import OPERATOR, export_files, resume_to_end, train_to_end
 
     log = None if args.json else (lambda line: print(line, flush=True))
     if args.merge:
         return {"merged": str(merge_and_save(RunFolder.find(settings.outputs_dir, args.merge), settings, OPERATOR))}
     if args.export:
-        return accelerate_files(RunFolder.find(settings.outputs_dir, args.export))
+        return export_files(args.export, settings)
     if args.resume:
         result = resume_to_end(args.resume, settings, on_log=log)
     else:

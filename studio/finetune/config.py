@@ -28,6 +28,7 @@ MAX_EPOCHS = 1000.0
 MAX_BATCH = 4096
 MAX_LENGTH = 1_000_000
 MAX_RANK = 4096
+MAX_PROCESSES = 256  # a sanity bound; the real one is the machine's CPU or GPU count (studio.finetune.launch)
 
 
 def _check(ok: bool, name: str, value, expected: str) -> None:
@@ -120,6 +121,7 @@ class TrainingSettings:
     validation_fraction: float = 0.1
     precision: str = "auto"  # auto picks bf16/fp16 where the device supports it, full otherwise
     restore_best: bool = True  # end each stage with the weights of its lowest eval loss (when it has evaluations)
+    processes: int = 1  # >1: data-parallel over that many processes with `accelerate launch` (one per GPU)
 
     def __post_init__(self):
         self.learning_rate = _number(self.learning_rate, "learning_rate", 0, MAX_LEARNING_RATE,
@@ -141,6 +143,7 @@ class TrainingSettings:
                                            "use a fraction from 0 up to 0.89")
         _check(self.precision in PRECISIONS, "precision", self.precision, f"choose one of {', '.join(PRECISIONS)}")
         self.gradient_checkpointing, self.restore_best = bool(self.gradient_checkpointing), bool(self.restore_best)
+        self.processes = _whole(self.processes, "processes", 1, MAX_PROCESSES)
 
 
 @dataclass

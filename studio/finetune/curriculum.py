@@ -74,11 +74,14 @@ class Plan:
     trainable: object  # lora.Trainable
     tokenizer: object
     stages: list[PreparedStage]
+    config: FinetuneConfig | None = None
 
     def describe(self) -> str:
         data = " · ".join(f"{d.name}: {len(d.rows)} rows ({d.shape})" for d in self.datasets.values())
         notes = "".join(f"  \n{note}" for stage in self.stages for note in stage.notes)
-        return (f"{self.trainable.describe()}  \n{data}  \n{self.steps} steps planned on {self.device}; "
+        processes = self.config.training.processes if self.config else 1
+        where = f"{processes} {self.device} processes" if processes > 1 else self.device
+        return (f"{self.trainable.describe()}  \n{data}  \n{self.steps} steps planned on {where}; "
                 f"{self.source.name} is ready to load.{notes}")
 
 
@@ -122,12 +125,16 @@ def plan_run(config: FinetuneConfig, settings, uploads: dict[str, str] | None = 
     datasets = load_stage_data(config, uploads, scope.any_path)
     steps = check_steps(config, datasets, settings.max_finetune_steps)
     source, device = check_base(config.model, config.method, settings, scope)
+    if config.training.processes > 1:
+        from .launch import check_processes
+
+        check_processes(config.training.processes, device, config.method.method)
     tokenizer = load_tokenizer(source, settings)
     for data in datasets.values():
         check_chat(data, tokenizer, source.name)
     stages = prepare(config, datasets, tokenizer)
     trainable = preview(source, config.method, settings)
-    return Plan(datasets, steps, source, device, trainable, tokenizer, stages)
+    return Plan(datasets, steps, source, device, trainable, tokenizer, stages, config)
 
 
 def open_run(settings, config: FinetuneConfig, uploads: dict[str, str]) -> RunFolder:
@@ -148,14 +155,16 @@ def open_run(settings, config: FinetuneConfig, uploads: dict[str, str]) -> RunFo
 
 def run_finetune(config: FinetuneConfig, run: Run, settings, uploads: dict[str, str] | None = None,
                  scope: ModelScope = ModelScope(), folder: RunFolder | None = None,
-                 started: float | None = None) -> FinetuneResult:
+                 started: float | None = None, main: bool = True) -> FinetuneResult:
     """Train all stages (or, with an existing `folder`, what is left of them) and publish the result.
 
     `started` (time.monotonic) is when the job began: the run stops itself with a checkpoint before the
-    studio's wall-time limit for a job, so the checkpoint is complete when the limit comes.
+    studio's wall-time limit for a job, so the checkpoint is complete when the limit comes. `main` is False in
+    every process of a multi-process run but the first: they train alongside it and write nothing.
     """
     from .compare import COMPARE_PROMPTS, greedy_answers
     from .lora import attach, load_base
+    from .trainer import agreed_stop
 
     started = started or time.monotonic()
     resume = folder is not None
@@ -172,7 +181,7 @@ def run_finetune(config: FinetuneConfig, run: Run, settings, uploads: dict[str, 
             run.emit(LogEvent(0, note))
     run.emit(ProgressEvent(0, plan.steps, "steps", f"Loading {plan.source.name} for {config.method.method}..."))
     model, tokenizer, device = load_base(config.model, config.method, settings, scope)
-    if run.should_stop:  # Stop while the model loaded: nothing was trained, nothing is kept
+    if agreed_stop(run)[0]:  # Stop while the model loaded: nothing was trained, nothing is kept
         return FinetuneResult("", "", 0, True, plan.trainable.describe(), round(time.monotonic() - started, 2), 0.0)
     model, trainable = attach(model, config.method, config.training.gradient_checkpointing)
     run.emit(LogEvent(0, f"{trainable.describe()} · device {device}", {"trainable": trainable.trainable,
@@ -183,14 +192,15 @@ def run_finetune(config: FinetuneConfig, run: Run, settings, uploads: dict[str, 
         else frozenset()
     expected = dict(last.compare)
     saved = folder.read_json("comparison.json") if resume else None
-    before = saved["before"] if saved else greedy_answers(model, tokenizer, prompts, templated=chat_prompts)
+    before = saved["before"] if saved else \
+        greedy_answers(model, tokenizer, prompts, templated=chat_prompts) if main else []
 
     created = folder is None
     if created:
         folder = open_run(settings, config, uploads or {})
     try:
         return _train(config, run, settings, folder, model, tokenizer, device, trainable, plan, started,
-                      prompts, chat_prompts, expected, before, resume)
+                      prompts, chat_prompts, expected, before, resume, main)
     except Exception:
         if created and not any("loss" in r for r in folder.logs()) and folder.status != "failed":
             shutil.rmtree(folder.path, ignore_errors=True)  # nothing trained: leave no half-made run behind
@@ -198,8 +208,8 @@ def run_finetune(config: FinetuneConfig, run: Run, settings, uploads: dict[str, 
 
 
 def _train(config, run, settings, folder, model, tokenizer, device, trainable, plan, started, prompts,
-           chat_prompts, expected, before, resume) -> FinetuneResult:
-    """The training part of `run_finetune`, once the run folder exists."""
+           chat_prompts, expected, before, resume, main=True) -> FinetuneResult:
+    """The training part of `run_finetune`, once the run folder exists (written by the `main` process only)."""
     from .compare import greedy_answers
     from .lora import mixed_precision
     from .trainer import EventsCallback, RunLog, optimizer_name, training_arguments, train_stage
@@ -208,12 +218,13 @@ def _train(config, run, settings, folder, model, tokenizer, device, trainable, p
     mixed = mixed_precision(config.training, device)
     quantized = config.method.method == "qlora"
     run.emit(ProgressEvent(0, plan.steps, "steps", f"Run {folder.name}", preview=RunOpened(folder.name)))
-    folder.write_json("comparison.json", {"prompts": prompts, "before": before})
-    if resume:
+    if main:
+        folder.write_json("comparison.json", {"prompts": prompts, "before": before})
+    if resume and main:
         (folder.path / "state.json").unlink(missing_ok=True)
     limit_s = job_seconds(settings)
     deadline = started + limit_s - stop_margin(limit_s) if limit_s else None
-    log = RunLog(folder.path)
+    log = RunLog(folder.path) if main else None
     plans = [planned_steps(len(s.train), s.stage.training(config.training)) for s in stages]
     offset, stopped, last_weights, stop_reason, restored = 0, False, None, "", ""
     final_eval = None
@@ -243,15 +254,17 @@ def _train(config, run, settings, folder, model, tokenizer, device, trainable, p
             if outcome.diverged_at is not None:
                 reason = (f"failed: diverged at step {outcome.diverged_at} (the loss became NaN or infinite; the "
                           f"learning rate was {training.learning_rate:g}). Lower the learning rate and start a new run")
-                folder.write_json("failed.json", {"status": "failed", "reason": reason,
-                                                  "step": outcome.diverged_at, "stage": prep.stage.name})
+                if main:
+                    folder.write_json("failed.json", {"status": "failed", "reason": reason,
+                                                      "step": outcome.diverged_at, "stage": prep.stage.name})
                 raise StudioError(reason + ".")
             if outcome.stopped:
                 stopped = True
                 if outcome.time_limited:
                     stop_reason = f"Stopped at {time_limit_note(limit_s)}."
-                folder.write_json("state.json", {"status": "stopped", "stage": prep.stage.name,
-                                                 "step": offset + outcome.steps, "reason": stop_reason})
+                if main:
+                    folder.write_json("state.json", {"status": "stopped", "stage": prep.stage.name,
+                                                     "step": offset + outcome.steps, "reason": stop_reason})
                 offset += outcome.steps
                 break
             if outcome.restored:
@@ -260,13 +273,15 @@ def _train(config, run, settings, folder, model, tokenizer, device, trainable, p
                 run.emit(LogEvent(offset + outcome.steps, f"[{prep.stage.name}] ended with the weights of {restored}, "
                                                           "its lowest eval loss"))
             final_eval = outcome.eval_loss
-            save_weights(model, tokenizer, folder.stage_dir(name))
             offset += outcome.steps
-            folder.write_json(f"stages/{name}/stage.json", {"name": prep.stage.name, "steps": outcome.steps,
-                                                            "difficulty": prep.stage.difficulty,
-                                                            "restored": outcome.restored})
+            if main:
+                save_weights(model, tokenizer, folder.stage_dir(name))
+                folder.write_json(f"stages/{name}/stage.json", {"name": prep.stage.name, "steps": outcome.steps,
+                                                                "difficulty": prep.stage.difficulty,
+                                                                "restored": outcome.restored})
     finally:
-        log.close()
+        if log is not None:
+            log.close()
 
     evals = [r["eval_loss"] for r in folder.logs() if "eval_loss" in r and math.isfinite(r["eval_loss"])]
     seconds = time.monotonic() - started
@@ -279,6 +294,8 @@ def _train(config, run, settings, folder, model, tokenizer, device, trainable, p
     if stopped:
         run.emit(LogEvent(offset, stop_reason or f"Stopped at step {offset}; press Resume to continue from the "
                                                  "checkpoint."))
+        return result
+    if not main:
         return result
 
     after = greedy_answers(model, tokenizer, prompts, templated=chat_prompts)

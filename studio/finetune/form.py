@@ -18,7 +18,8 @@ from .config import FinetuneConfig, MethodSettings, Stage, TrainingSettings
 METHOD_FIELDS = ("method", "rank", "alpha", "dropout", "target_modules", "bias", "quant_type", "double_quant")
 TRAINING_FIELDS = ("learning_rate", "epochs", "max_steps", "batch_size", "grad_accumulation", "warmup_steps",
                    "scheduler", "weight_decay", "max_length", "overlong", "gradient_checkpointing", "eval_steps",
-                   "logging_steps", "save_steps", "seed", "validation_fraction", "precision", "restore_best")
+                   "logging_steps", "save_steps", "seed", "validation_fraction", "precision", "restore_best",
+                   "processes")
 FORM_FIELDS = ("upload", "example", "model", *METHOD_FIELDS, *TRAINING_FIELDS, "stages", "compare_prompts")
 
 

@@ -17,10 +17,11 @@ from .data import DataSet, held_out
 
 
 def planned_steps(rows: int, training: TrainingSettings) -> int:
-    """Optimizer steps the Trainer takes for `rows` training rows (as it counts them)."""
+    """Optimizer steps the Trainer takes for `rows` training rows (as it counts them): with several processes each
+    takes its share of the rows (the distributed sampler pads the last share), so an epoch has fewer steps."""
     if training.max_steps > 0:
         return training.max_steps
-    batches = math.ceil(rows / training.batch_size)
+    batches = math.ceil(math.ceil(rows / training.processes) / training.batch_size)
     per_epoch = max(batches // training.grad_accumulation + int(batches % training.grad_accumulation > 0), 1)
     return math.ceil(per_epoch * training.epochs)
 

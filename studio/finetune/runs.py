@@ -7,6 +7,11 @@ another visitor's run name is answered exactly like a made-up one.
 ```
 <outputs>/finetune/<run>/
   config.json          the FinetuneConfig (Resume and the accelerate export rebuild the run from it)
+  accelerate.yaml      the accelerate config of a multi-process run (Export writes it for any run)
+  launch.json          what its ranks read besides config.json: settings without secrets, the model scope
+  launch.sh            the exact command the studio runs it with
+  events.jsonl         a multi-process run's events, written by its first rank for the job to pass on
+  launch.log           the ranks' own output (errors of a multi-process run are found here)
   uploads.json         uploaded data files by the name the run uses, copied into data/ (Resume reads them there)
   logs.jsonl           every Trainer log line, steps counted across stages
   tensorboard/         the same numbers for `tensorboard --logdir outputs/finetune`
@@ -210,25 +215,3 @@ def merge_and_save(folder: RunFolder, settings, scope=None) -> Path:
     merged.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     return publish(tmp, folder.path / "merged")
-
-
-def accelerate_files(folder: RunFolder, num_processes: int = 2, mixed_precision: str = "bf16") -> dict:
-    """An accelerate config for several GPUs and the command that runs this run's config with it."""
-    config_path = folder.path / "accelerate_config.yaml"
-    config_path.write_text(
-        "compute_environment: LOCAL_MACHINE\n"
-        "distributed_type: MULTI_GPU\n"
-        f"num_processes: {num_processes}\n"
-        "num_machines: 1\n"
-        "machine_rank: 0\n"
-        "gpu_ids: all\n"
-        f"mixed_precision: {mixed_precision}\n"
-        "main_training_function: main\n"
-        "rdzv_backend: static\n"
-        "same_network: true\n"
-        "use_cpu: false\n"
-    )
-    command = (f"accelerate launch --config_file {config_path} -m studio finetune "
-               f"--config {folder.path / 'config.json'} --json")
-    (folder.path / "launch.sh").write_text(f"#!/bin/sh\n# runs this fine-tune on {num_processes} GPUs\n{command}\n")
-    return {"config_file": str(config_path), "command": command}

@@ -52,3 +52,8 @@ def train_to_end(config: FinetuneConfig, settings, on_log: Callable[[str], None]
 
 def resume_to_end(run: str, settings, on_log: Callable[[str], None] | None = None):
     return run_to_end("resume", RunRequest(run, OPERATOR), settings, on_log)
+
+
+def export_files(run: str, settings) -> dict:
+    """The run's accelerate config file and the command the studio runs it with."""
+    return run_to_end("export", RunRequest(run, OPERATOR), settings)

@@ -14,6 +14,7 @@ from studio.events import LogEvent, ProgressEvent
 
 from .config import FinetuneConfig
 from .curriculum import FinetuneResult, plan_run, run_finetune
+from .multiprocess import train_processes
 from .requests import RunRequest, TrainRequest
 from .runs import RunFolder, merge_and_save
 
@@ -23,6 +24,8 @@ def train(payload: TrainRequest, run) -> FinetuneResult | str:
     started = time.monotonic()
     if payload.check_only:
         return check(payload, run)
+    if payload.config.training.processes > 1:  # `accelerate launch` on N processes, followed from here
+        return train_processes(payload.config, run, run.settings, payload.uploads, payload.scope, started=started)
     return run_finetune(payload.config, run, run.settings, payload.uploads, payload.scope, started=started)
 
 
@@ -32,6 +35,8 @@ def resume(payload: RunRequest, run) -> FinetuneResult:
     folder = RunFolder.find(run.settings.outputs_dir, payload.run)
     config = FinetuneConfig.from_dict(folder.read_json("config.json"))
     run.emit(LogEvent(0, f"Resuming run {folder.name}"))
+    if config.training.processes > 1:
+        return train_processes(config, run, run.settings, scope=payload.scope, folder=folder, started=started)
     return run_finetune(config, run, run.settings, scope=payload.scope, folder=folder, started=started)
 
 
@@ -48,3 +53,16 @@ def merge(payload: RunRequest, run) -> str:
     run.emit(ProgressEvent(0, 0, "steps", f"Merging run {folder.name}..."))
     merge_and_save(folder, run.settings, payload.scope)
     return folder.name
+
+
+def export(payload: RunRequest, run) -> dict:
+    """The run's accelerate config and launch command, written into its folder: the very files and command a
+    multi-process run is started with (for a one-process run, the same for `--num_processes 1`)."""
+    from studio.devices import pick_device
+
+    from .multiprocess import launch_files
+
+    folder = RunFolder.find(run.settings.outputs_dir, payload.run)
+    config = FinetuneConfig.from_dict(folder.read_json("config.json"))
+    files = launch_files(folder, run.settings, payload.scope, config, pick_device(run.settings.device))
+    return {"config_file": files["config_file"], "command": files["command"]}

@@ -78,6 +78,14 @@ class BestWeights:
                     param.copy_(self._weights[name].to(param.device))
 
 
+def agreed_stop(run: Run, late: bool = False) -> tuple[bool, bool]:
+    """(stop, late) as every process of a run sees it: a multi-process run's ranks must end at the same step (a
+    rank that stops alone leaves the others waiting for it in the next gradient exchange), so a run that can
+    `agree` (studio.finetune.distributed) combines what each rank saw; one process answers alone."""
+    agree = getattr(run, "agree", None)
+    return agree(run.should_stop, late) if agree is not None else (run.should_stop, late)
+
+
 class EventsCallback(TrainerCallback):
     """Trainer hooks -> studio events; `offset` and `later_steps` place a stage inside the whole run.
 
@@ -101,10 +109,10 @@ class EventsCallback(TrainerCallback):
         total = self.offset + state.max_steps + self.later_steps
         self.run.emit(StepEvent(self.offset + state.global_step, total, float(state.epoch or 0), self.loss,
                                 self.learning_rate))
-        late = self.deadline is not None and time.monotonic() >= self.deadline
-        if (self.run.should_stop or late) and self.diverged_at is None:
+        stop, late = agreed_stop(self.run, self.deadline is not None and time.monotonic() >= self.deadline)
+        if (stop or late) and self.diverged_at is None:
             self.stopped = True
-            self.time_limited = late and not self.run.should_stop
+            self.time_limited = late and not stop
             if self.time_limited and hasattr(self.run, "request_stop"):
                 self.run.request_stop()  # the job ends as stopped, as when the registry stops it at the limit
             control.should_training_stop = True

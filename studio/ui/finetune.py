@@ -273,6 +273,9 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
                     validation_fraction = gr.Number(v["validation_fraction"], label="Validation fraction")
                     restore_best = gr.Checkbox(v["restore_best"], label="End with the best eval weights",
                                                elem_id="ft-restore-best")
+                processes = gr.Number(v["processes"], label="Processes", precision=0, minimum=1,
+                                      info="more than 1: accelerate launch on that many CPU cores or GPUs",
+                                      elem_id="ft-processes")
             with gr.Accordion("Curriculum and comparison", open=False):
                 stages = gr.Code("", language="json", label="Curriculum stages (JSON; empty = one stage)",
                                  elem_id="ft-stages")
@@ -313,7 +316,7 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
         upload, example, model, method, rank, alpha, dropout, target_modules, bias, quant_type, double_quant,
         learning_rate, epochs, max_steps, batch_size, grad_accumulation, warmup_steps, scheduler, weight_decay,
         max_length, overlong, gradient_checkpointing, eval_steps, logging_steps, save_steps, seed,
-        validation_fraction, precision, restore_best, stages, compare_prompts,
+        validation_fraction, precision, restore_best, processes, stages, compare_prompts,
     )))
     outputs = [status, loss_plot, lr_plot, log, result, comparison, runs_df, run_pick]
 
@@ -392,10 +395,11 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     @user_errors
     def export(run_name: str, request: gr.Request):
-        from studio.finetune.runs import accelerate_files
-
-        files = accelerate_files(RunFolder.find(mine(request), run_name))
-        return f"# config: {files['config_file']}\n{files['command']}"
+        folder = RunFolder.find(mine(request), run_name)
+        job = studio.submit(request, SHORT_KIND, "studio.finetune.tasks:export", RunRequest(folder.name,
+                                                                                         scope(request)),
+                            label=f"export {folder.name}")
+        yield from single(relay(studio, job, AnswerView(lambda f: f"# config: {f['config_file']}\n{f['command']}")))
 
     def reattach(selected, request: gr.Request):
         """Page load: the visitor's runs, then, when a fine-tune of theirs is running, its progress again."""

@@ -144,3 +144,14 @@ def test_train_streams_progress_then_stop_and_resume(client, tmp_path):
     # the uploaded data was copied into the run, so Resume did not depend on Gradio's upload cache
     merged = client.predict(run_name, api_name="/finetune_merge")
     assert f"saved as run {run_name}/merged" in merged
+
+
+def test_processes_control_is_bounded_by_the_machine_and_said_by_check(client):
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    message = error_of(lambda: client.predict(api_name="/finetune_check", **(SMALL | dict(processes=cores + 1))))
+    assert f"processes: {cores + 1} is more than this machine's {cores} CPU cores" in message
+    if cores >= 2:
+        status = client.predict(api_name="/finetune_check", **(SMALL | dict(processes=2)))
+        assert "2 cpu processes" in status

@@ -325,8 +325,11 @@ def test_command_line_trains_merges_and_exports(tiny_text_model, tmp_path, monke
     assert (tmp_path / "out" / "finetune" / result["run"] / "merged" / "config.json").is_file(), merged
     assert main(["finetune", "--export", result["run"], "--json"]) == 0
     exported = json.loads(capsys.readouterr().out)
-    assert exported["command"].startswith("accelerate launch --config_file")
-    assert "num_processes: 2" in open(exported["config_file"]).read()
+    run = tmp_path / "out" / "finetune" / result["run"]
+    assert f"accelerate launch --config_file {run / 'accelerate.yaml'} --num_processes 1 -m " \
+           f"studio.finetune.distributed {run}" in exported["command"]  # what the studio runs for --processes N
+    assert "num_processes: 1" in open(exported["config_file"]).read()
+    assert exported["command"] in (run / "launch.sh").read_text()
 
 
 def test_qlora_that_cannot_work_on_the_cpu_is_refused_by_check_before_loading(settings, odd_text_model,  # noqa: F811
