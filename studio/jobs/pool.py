@@ -36,7 +36,10 @@ def process_context():
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["studio.jobs.worker", "torch"])
+            # Training workers are fresh for every run: what the fork server imported, they need not import again.
+            ctx.set_forkserver_preload(["studio.jobs.worker", "torch", "studio.playground.tasks",
+                                        "studio.playground.training", "studio.playground.models",
+                                        "studio.playground.datasets", "studio.playground.drawing"])
             _CONTEXT = ctx
         return _CONTEXT
 

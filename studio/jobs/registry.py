@@ -248,6 +248,10 @@ class JobRegistry:
                             worker.kill(f"The job used more than {gb:.1f} GB of memory (the studio's limit per "
                                         "worker) and was ended. Try smaller settings.")
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -68,8 +68,12 @@ def run_task(task: str, payload: Any, run) -> None:
         run.emit(ErrorEvent(f"The job failed with an internal error ({type(err).__name__}); see the server log."))
 
 
-def configure_process(settings, nice: int) -> None:
-    """Things that are process-wide in torch, set once here and never by a tab."""
+def configure_process(settings, nice: int, kind: str = "") -> None:
+    """Things that are process-wide in torch, set once here and never by a tab.
+
+    Playground networks are tiny: more than one thread only adds overhead to each small op
+    (measured: a Playground test run took 63 s with half the cores, 12.5 s with one), so its
+    workers take one thread unless the operator set STUDIO_TORCH_THREADS."""
     if nice:
         try:
             os.nice(nice)  # the page process stays responsive while workers compute
@@ -77,7 +81,7 @@ def configure_process(settings, nice: int) -> None:
             pass
     from studio.devices import set_torch_threads
 
-    set_torch_threads(settings.torch_threads)
+    set_torch_threads(settings.torch_threads or (1 if kind == "playground" else 0))
 
 
 def main(kind: str, conn, stop_flag, settings, nice: int = 0) -> None:
@@ -85,7 +89,7 @@ def main(kind: str, conn, stop_flag, settings, nice: int = 0) -> None:
 
     `settings` are the job's own (its owner's outputs folder); the worker's are for the process."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker-{kind}: %(message)s")
-    configure_process(settings, nice)
+    configure_process(settings, nice, kind)
     lock = threading.Lock()
     with lock:
         conn.send(("ready", None, os.getpid()))

@@ -35,7 +35,8 @@ def limits_from(settings: Settings) -> Limits:
 class Studio:
     def __init__(self, settings: Settings, jobs: JobRegistry | None = None):
         self._settings = settings
-        self.jobs = jobs or JobRegistry(settings, mode=settings.workers, limits=limits_from(settings))
+        self.jobs = jobs or JobRegistry(settings, mode=settings.workers, limits=limits_from(settings),
+                                        pool_sizes={"playground": settings.playground_workers})
         self._lock = threading.Lock()
         self.warm_tasks: dict[str, str] = {}
 
@@ -91,17 +92,39 @@ class Studio:
         """A tab names the task that loads its default model and runs a first tiny pass (`warm` runs it)."""
         self.warm_tasks[kind] = task
 
-    def warm(self) -> None:
-        """Start every worker, then let each load its tab's embedded model, so the first click is warm.
+    def warm(self, wait: bool = False) -> threading.Thread:
+        """Warm the studio in the background, one kind at a time, in the order of the tabs.
 
-        Warm-up jobs belong to the studio itself; a visitor's job waits only for the one of its own kind."""
-        self.jobs.warm()
-        for kind, task in self.warm_tasks.items():
-            try:
-                self.jobs.submit("studio:warm-up", kind, task, None, label="warm-up",
-                                 settings=self._settings)
-            except Exception:  # warming is a courtesy; a failure shows up on the first real click
-                pass
+        First the fork server (it imports torch once for every worker), then for each tab its worker
+        and its warm-up task (imports, the embedded model, a first tiny pass). One at a time, because on
+        a small machine five warm-ups at once starve each other and the page: a click that arrives
+        meanwhile waits only for its own kind's warm-up, or does that work itself if it comes first.
+        Warm-up jobs belong to the studio itself, not to a visitor."""
+
+        def run() -> None:
+            if self.jobs.mode == "process":
+                from multiprocessing import forkserver
+
+                from studio.jobs.pool import process_context
+
+                process_context()
+                forkserver.ensure_running()
+            for kind, task in list(self.warm_tasks.items()):
+                if self.jobs.closed:
+                    return
+                try:
+                    job = self.jobs.submit("studio:warm-up", kind, task, None, label="warm-up",
+                                           settings=self._settings)
+                except Exception:  # warming is a courtesy; a failure shows up on the first real click
+                    continue
+                for _ in job.run:  # until it ends
+                    pass
+
+        thread = threading.Thread(target=run, name="studio-warm-up", daemon=True)
+        thread.start()
+        if wait:
+            thread.join()
+        return thread
 
     def close(self) -> None:
         self.jobs.close()

@@ -160,7 +160,8 @@ def share_link(config, request: gr.Request | None) -> str:
 def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
     from studio.playground.preview import data_picture, network_diagram
 
-    studio.warm_up_with(KIND, "studio.playground.tasks:warm")
+    # No warm-up job: each run gets a fresh worker, forked from the fork server, which has imported
+    # torch and the Playground engine already (studio/jobs/pool.py).
     start = defaults_for("mlp")
     v = form_values(start)
 
