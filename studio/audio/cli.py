@@ -10,24 +10,29 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .request import CLIP_USES, EMBEDDED_MODEL
+from .form import FIELDS, Field, parse_form
+
+SCOPE = {"any_path": True}  # a person at a terminal may name any folder on their machine
+
+
+def flagged() -> list[Field]:
+    return [f for f in FIELDS.values() if f.cli]
+
+
+def _flag(parser: argparse.ArgumentParser, field: Field) -> None:
+    """A flag whose type, default, choices and help come from the form's declaration."""
+    help_text = field.help + (f" ({field.range_text()}; {field.note})" if field.note else
+                              f" ({field.range_text()})" if field.number else "")
+    if field.choices:
+        help_text += f" Used when --clip is given; default {field.default}."
+    kind = int if field.whole else float if field.number else str
+    parser.add_argument(field.cli_flag, dest=field.name, type=kind, default=field.default,
+                        choices=field.choices or None, help=help_text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prompt", default="", help="what the music should be")
-    parser.add_argument("--model", default=EMBEDDED_MODEL, help="preset, hub id or local MusicGen folder")
-    parser.add_argument("--seconds", type=float, default=2.0, help="length of each clip")
-    parser.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance, 1 (off) to 30")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int, default=250)
-    parser.add_argument("--top-p", type=float, default=0.0)
-    parser.add_argument("--samples", type=int, default=1, help="clips to make (1-4)")
-    parser.add_argument("--seed", type=int, default=0, help="-1 picks one at random")
-    parser.add_argument("--clip", default=None, help="an audio file to continue or to take the melody from")
-    parser.add_argument("--clip-use", choices=CLIP_USES, default=None, help="default: continue when --clip is given")
-    parser.add_argument("--prompt-seconds", type=float, default=2.0, help="how much of --clip is used")
-    parser.add_argument("--window", type=float, default=30.0, help="longest single generate call, in seconds")
-    parser.add_argument("--overlap", type=float, default=10.0, help="context carried between windows, in seconds")
+    for field in flagged():
+        _flag(parser, field)
     parser.add_argument("--out", type=Path, default=None,
                         help="copy the (first) WAV here; with several samples, clip-N is added to the name")
 
@@ -36,16 +41,10 @@ def run(args: argparse.Namespace, settings) -> dict:
     from studio.devices import set_torch_threads
 
     from .generate import AudioGenerator
-    from .request import AudioRequest
 
     set_torch_threads(settings.torch_threads)
-    request = AudioRequest(
-        prompt=args.prompt, model=args.model, seconds=args.seconds, guidance=args.guidance,
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, samples=args.samples, seed=args.seed,
-        clip=args.clip, clip_use=args.clip_use or ("continue" if args.clip else "none"),
-        prompt_seconds=args.prompt_seconds, window_seconds=args.window, overlap_seconds=args.overlap,
-    )
-    result = AudioGenerator(settings).generate(request, scope={"any_path": True})
+    request = parse_form({f.name: getattr(args, f.name) for f in flagged()})
+    result = AudioGenerator(settings).generate(request, scope=SCOPE)
     copies = []
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

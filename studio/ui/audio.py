@@ -5,7 +5,9 @@ a click becomes an `AudioJob` (checked here, so a bad field answers at once),
 runs as `studio.audio.tasks:generate` in the audio worker, and its events come
 back through `relay`. Stop asks only this visitor's job to end at its next
 decoder step; the page keeps the clip it showed before (or shows the windows
-finished before the Stop, when a long clip was being made).
+finished before the Stop, when a long clip was being made). Every control is
+built from its declaration in `studio.audio.form`, and a refused click shows its
+message on the status line only: the clip, its pictures and the form stay.
 """
 
 from __future__ import annotations
@@ -14,20 +16,21 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.audio.request import AudioJob, AudioRequest, check_limits
-from studio.errors import ConfigError, StudioError
+from studio.audio.form import FIELDS, FORM_FIELDS, parse_form
+from studio.audio.request import AudioJob, check_limits
+from studio.errors import StudioError
 from studio.events import DoneEvent, ProgressEvent
 from studio.registry import presets
 
-from .common import preset_card, user_errors
+from .common import form_handler, preset_card, user_errors
 from .context import Studio
 from .relay import JobView, relay, waiting_text
 
 AUDIO_PRESETS = presets("audio")
-DEFAULT_MODEL = AUDIO_PRESETS[0].id
+DEFAULT_MODEL = FIELDS["model"].default
 CLIP_TYPES = [".wav", ".flac", ".ogg", ".mp3"]
 EXAMPLES = [  # wordings the embedded model never saw in training
-    ["play something lively and deep", 2.0, 0],
+    [FIELDS["prompt"].default, 2.0, 0],
     ["a high-pitched tune that is unhurried", 2.0, 1],
     ["brisk melody, treble notes", 2.0, 2],
     ["a slow low melody", 2.0, 3],
@@ -49,19 +52,6 @@ def format_result(result) -> str:
     return "  \n".join(lines)
 
 
-def whole(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
-            value in (float("inf"), float("-inf")) or float(value) != int(value):
-        raise ConfigError(name, value, "use a whole number")
-    return int(value)
-
-
-def number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(name, value, "use a number")
-    return float(value)  # NaN and infinity are refused, with the field named, by AudioRequest
-
-
 def uploaded(path, upload_folder: str) -> str | None:
     """The path of a clip Gradio received, or None; anything else is refused (never read a server path)."""
     if not path:
@@ -71,6 +61,37 @@ def uploaded(path, upload_folder: str) -> str | None:
     if root not in resolved.parents:
         raise StudioError("clip: only a file uploaded to this page can be used; upload the clip again.")
     return str(resolved)
+
+
+ELEM_IDS = {"window_seconds": "audio-window", "overlap_seconds": "audio-overlap"}  # the rest: audio-<name>
+
+
+def control(name: str, **extra) -> gr.components.Component:
+    """The Gradio control of a form field: label, one sentence of help, default, bounds and choices from form.py.
+
+    Number boxes carry their range in the help, not as Gradio's minimum/maximum: Gradio's own bound check
+    answers "Value 31 is greater than maximum value 30." without naming the field, while `AudioRequest`
+    names it. Sliders cannot go out of bounds on the page; their bounds are the declared range.
+    """
+    f = FIELDS[name]
+    help_text = f"{f.help[:-1]} ({f.note})." if f.note else f.help
+    kwargs = dict(label=f.label, info=help_text, elem_id=ELEM_IDS.get(name, "audio-" + name.replace("_", "-")))
+    kwargs |= extra
+    if f.ui == "text":
+        return gr.Textbox(value=f.default, **kwargs)
+    if f.ui == "model":  # its choices are the presets the tab passes in
+        return gr.Dropdown(value=f.default, **kwargs)
+    if f.ui == "number":
+        if "info" not in extra:
+            kwargs["info"] = f"{f.help[:-1]} ({f.range_text()}{'; ' + f.note if f.note else ''})."
+        return gr.Number(value=f.default, step=f.step or 1, **kwargs)
+    if f.ui == "slider":
+        step = f.step or 1
+        return gr.Slider(f.low + step * f.open_low, f.high, value=f.default, step=step, **kwargs)
+    if f.ui == "radio":
+        return gr.Radio(list(f.choices), value=f.default, **kwargs)
+    kwargs["label"] = f"{f.label} ({kwargs.pop('info')[:-1]})"  # a file upload has no help line of its own
+    return gr.File(file_types=CLIP_TYPES, type="filepath", **kwargs)
 
 
 class AudioView(JobView):
@@ -105,34 +126,31 @@ def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     # ---- handlers ------------------------------------------------------------------------------
 
+    @form_handler(FORM_FIELDS)
     @user_errors
-    def generate(prompt, model, custom_model, seconds, guidance, temperature, top_k, top_p, samples, seed, clip,
-                 clip_use, prompt_seconds, window_seconds, overlap_seconds, request: gr.Request,
-                 progress=gr.Progress()):
-        clip_path = uploaded(clip, demo.GRADIO_CACHE)
-        audio_request = AudioRequest(
-            prompt=prompt or "", model=(custom_model or "").strip() or model, seconds=number(seconds, "seconds"),
-            guidance=number(guidance, "guidance"), temperature=number(temperature, "temperature"),
-            top_k=whole(top_k, "top_k"), top_p=number(top_p, "top_p"), samples=whole(samples, "samples"),
-            seed=whole(seed, "seed"), clip=clip_path, clip_use=clip_use if clip_path else "none",
-            prompt_seconds=number(prompt_seconds, "prompt_seconds"),
-            window_seconds=number(window_seconds, "window_seconds"),
-            overlap_seconds=number(overlap_seconds, "overlap_seconds"),
-        )
+    def generate(values: dict, request: gr.Request):
+        values["clip"] = uploaded(values.get("clip"), demo.GRADIO_CACHE)  # never a server path
+        audio_request = parse_form(values)
         check_limits(audio_request, studio.settings)  # read now: the admin may have changed it
         job = studio.submit(request, "audio", "studio.audio.tasks:generate",
                             AudioJob(audio_request, studio.model_scope(request)), label=audio_request.model)
-        yield from relay(studio, job, AudioView(), progress)
+        yield from relay(studio, job, AudioView())
 
     def stop_generation(request: gr.Request):
         studio.stop(request, "audio")  # this visitor's audio job only; it ends at its next decoder step
 
     # ---- layout --------------------------------------------------------------------------------
 
+    form: dict = {}
+
+    def add(name: str, **extra):
+        form[name] = control(name, **extra)
+        return form[name]
+
     limit = studio.settings.max_audio_seconds
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(label="Describe the music", lines=2, value=EXAMPLES[0][0], elem_id="audio-prompt")
+            prompt = add("prompt", lines=2)
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="audio-generate")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="audio-stop")
@@ -145,45 +163,37 @@ def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
             downloads = gr.File(label="Download the WAVs and the record", file_count="multiple",
                                 elem_id="audio-downloads")
         with gr.Column(scale=2):
-            model = gr.Dropdown([p.id for p in AUDIO_PRESETS], value=DEFAULT_MODEL, label="Model",
-                                elem_id="audio-model")
-            custom_model = gr.Textbox(label="Or type a hub id (or a folder the operator allows)",
-                                      placeholder="owner/name", elem_id="audio-custom-model")
+            model = add("model", choices=[p.id for p in AUDIO_PRESETS])
+            custom_model = add("custom_model", placeholder="owner/name")
             card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="audio-model-card")
-            seconds = gr.Number(value=2.0, label=f"Seconds (a continuation's prompt included; this studio allows up "
-                                f"to {limit:g})", elem_id="audio-seconds")
-            guidance = gr.Slider(1, 10, value=3.0, step=0.5, label="Guidance scale (1 = off)",
-                                 elem_id="audio-guidance")
-            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature", elem_id="audio-temperature")
+            seconds = add("seconds", info=f"{FIELDS['seconds'].help[:-1]}; this studio allows up to {limit:g} s.")
+            add("guidance")
+            add("temperature")
             with gr.Row():
-                top_k = gr.Number(value=250, precision=0, label="Top-k (0 = off)", elem_id="audio-top-k")
-                top_p = gr.Number(value=0.0, label="Top-p (0 = off)", elem_id="audio-top-p")
+                add("top_k")
+                add("top_p")
             with gr.Row():
-                samples = gr.Number(value=1, precision=0, label="Clips (1-4)", elem_id="audio-samples")
-                seed = gr.Number(value=0, precision=0, label="Seed (-1 random)", elem_id="audio-seed")
+                add("samples")
+                seed = add("seed")
             with gr.Accordion("Start from a clip: continue it, or follow its melody", open=False):
-                clip = gr.File(label="Clip (WAV, FLAC, OGG or MP3; at most 5 minutes, only its start is used)",
-                               file_types=CLIP_TYPES, type="filepath", elem_id="audio-clip")
-                clip_use = gr.Radio(["continue", "melody"], value="continue",
-                                    label="Use of the clip (melody needs a melody model)", elem_id="audio-clip-use")
-                prompt_seconds = gr.Number(value=2.0, label="Prompt seconds (taken from the clip's start)",
-                                           elem_id="audio-prompt-seconds")
+                add("clip")
+                add("clip_use")
+                add("prompt_seconds")
             with gr.Accordion("Long clips: windows", open=False):
-                window_seconds = gr.Number(value=30.0, label="Window seconds (the most one pass makes)",
-                                           elem_id="audio-window")
-                overlap_seconds = gr.Number(value=10.0, label="Overlap seconds (context carried to the next window)",
-                                            elem_id="audio-overlap")
+                add("window_seconds")
+                add("overlap_seconds")
     gr.Examples(EXAMPLES, inputs=[prompt, seconds, seed], label="Examples (click one, then Generate)")
 
     # ---- wiring --------------------------------------------------------------------------------
 
-    inputs = [prompt, model, custom_model, seconds, guidance, temperature, top_k, top_p, samples, seed, clip,
-              clip_use, prompt_seconds, window_seconds, overlap_seconds]
     outputs = [player, waveform, spectrogram, plots, downloads, status]
-    gen_event = generate_btn.click(generate, inputs, outputs, api_name="audio_generate")
+    # Progress and errors show on the status line only: a refused click leaves the clip, its pictures and the form
+    # as they were (without this, every output shows Gradio's error overlay).
+    gen_event = generate_btn.click(generate, [form[n] for n in FORM_FIELDS], outputs, api_name="audio_generate",
+                                   show_progress_on=[status])
     # No `cancels`: the job ends within one decoder step and the handler then shows what was kept.
     stop_btn.click(stop_generation, None, None, api_name="audio_stop", queue=False)
-    for control in (model, custom_model):
-        control.change(model_card, [model, custom_model], card, api_visibility="private")
+    for choice in (model, custom_model):
+        choice.change(model_card, [model, custom_model], card, api_visibility="private")
     return dict(prompt=prompt, player=player, spectrogram=spectrogram, status=status, model=model,
-                generate=generate_btn, stop=stop_btn, clip=clip, generate_event=gen_event)
+                generate=generate_btn, stop=stop_btn, clip=form["clip"], generate_event=gen_event)

@@ -1,4 +1,5 @@
-"""In Chromium: make a clip in the Audio tab, play it, see its waveform and spectrogram, and Stop a long one."""
+"""In Chromium: make a clip in the Audio tab, play it, see its waveform and spectrogram, have a bad setting
+refused without losing the clip, and Stop a long one."""
 
 import pytest
 from playwright.sync_api import expect
@@ -11,7 +12,7 @@ def image_drawn(page, selector: str) -> bool:
     return page.locator(selector).first.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
-def test_make_a_clip_play_it_see_its_pictures_and_stop_a_long_one(studio_page):
+def test_make_a_clip_play_it_see_its_pictures_and_stop_a_long_one(studio_page, studio_settings):
     page = studio_page
     try:
         page.get_by_role("tab", name="Audio").click()
@@ -31,6 +32,24 @@ def test_make_a_clip_play_it_see_its_pictures_and_stop_a_long_one(studio_page):
         link = page.locator("#audio-downloads a[href]").first
         expect(link).to_be_attached()
         assert page.request.get(link.get_attribute("href")).body()[:4] == b"RIFF"
+
+        # A refused click (seconds over the operator's limit): one toast naming the field, an error badge on the
+        # status line only, and the clip, its pictures and the form stay as they were.
+        too_long = f"{studio_settings.max_audio_seconds + 1:g}"
+        page.locator("#audio-seconds input").fill(too_long)
+        page.locator("#audio-generate").click()
+        toast = page.locator(".toast-body")
+        expect(toast).to_have_count(1, timeout=20_000)
+        expect(toast).to_contain_text("seconds")
+        expect(toast).to_contain_text("max_audio_seconds")
+        expect(page.locator("#audio-status .error")).to_have_count(1)
+        for output in ("#audio-player", "#audio-waveform", "#audio-spectrogram", "#audio-plots", "#audio-downloads"):
+            assert page.locator(f"{output} .error").count() == 0, f"{output} shows an error overlay"
+        assert page.locator("#audio-waveform img").get_attribute("src") == waveform_src
+        assert image_drawn(page, "#audio-waveform img")
+        expect(page.locator("#audio-seconds input")).to_have_value(too_long)
+        expect(page.locator("#audio-prompt textarea")).to_have_value("a fast high melody")
+        page.locator(".toast-body button, .toast-close").first.click()  # dismiss it before the next part
 
         # A long clip, stopped early: its progress shows in tokens, and the clip shown before stays.
         page.locator("#audio-seconds input").fill("30")
