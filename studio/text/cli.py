@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chat", action="store_true", help="apply the model's chat template")
     parser.add_argument("--system", default="", help="system prompt in --chat mode")
     parser.add_argument("--stream", action="store_true", help="print tokens to stderr as they come")
+    parser.add_argument("--openai-base-url", default="",
+                        help="use a model on an OpenAI-compatible server instead (e.g. http://host:8000/v1); "
+                             "its key comes from STUDIO_OPENAI_API_KEY (or OPENAI_API_KEY)")
+    parser.add_argument("--openai-model", default="", help="the model's name on that server (default: --model)")
 
 
 def run(args: argparse.Namespace, settings) -> dict:
@@ -51,19 +55,19 @@ def _generate(args: argparse.Namespace, settings) -> dict:
     from studio.loading import LoadRequest
     from studio.text.engine import TextEngine, TextSaved
     from studio.text.generate import Limits, SequenceDone, TextChunk
-    from studio.text.request import TextRequest
+    from studio.text.remote import normalize_url
 
-    request = TextRequest(
-        prompt=args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-        top_k=args.top_k, repetition_penalty=args.repetition_penalty, greedy=args.greedy,
-        num_sequences=args.num_sequences, seed=args.seed, stop_sequences=tuple(args.stop), chat=args.chat,
-        system_prompt=args.system,
-    )
-    load = LoadRequest(args.model, precision=args.precision, quant_type=args.quant_type, any_path=True)
-    set_torch_threads(settings.torch_threads)  # this process is the command's own
+    request = _request(args)
+    if args.openai_base_url:
+        events, model = _remote_events(args, request, settings), args.openai_model or args.model
+    else:
+        load = LoadRequest(args.model, precision=args.precision, quant_type=args.quant_type, any_path=True)
+        set_torch_threads(settings.torch_threads)  # this process is the command's own
+        events = TextEngine(settings).generate(load, request, limits=Limits(max_prompt_tokens=None))
+        model = args.model
     saved = None
     notes: list[str] = []
-    for event in TextEngine(settings).generate(load, request, limits=Limits(max_prompt_tokens=None)):
+    for event in events:
         if isinstance(event, TextChunk) and args.stream:
             print(event.text, end="", file=sys.stderr, flush=True)
         elif isinstance(event, SequenceDone):
@@ -73,7 +77,8 @@ def _generate(args: argparse.Namespace, settings) -> dict:
         elif isinstance(event, TextSaved):
             saved = event
     return {
-        "model": args.model,
+        "model": model,
+        **({"backend": normalize_url(args.openai_base_url)} if args.openai_base_url else {}),
         "texts": [d.text for d in saved.sequences],
         "stats": [vars(d.stats) for d in saved.sequences],
         "seeds": [d.seed for d in saved.sequences],
@@ -81,3 +86,33 @@ def _generate(args: argparse.Namespace, settings) -> dict:
         "text_file": str(saved.text_path),
         "record": str(saved.record_path),
     }
+
+
+def _remote_events(args: argparse.Namespace, request, settings):
+    """A model on any OpenAI-compatible server (a person at a terminal may name any URL); saved like a local one."""
+    import os
+    import time
+
+    from studio.text.engine import save_answer
+    from studio.text.generate import SequenceDone
+    from studio.text.remote import api_key_from_env, RemoteModel, stream_remote, timeout_from_env
+
+    remote = RemoteModel(args.openai_base_url, args.openai_model or args.model, timeout_from_env())
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    done = []
+    for event in stream_remote(remote, request, api_key_from_env() or os.environ.get("OPENAI_API_KEY")):
+        if isinstance(event, SequenceDone):
+            done.append(event)
+        yield event
+    yield save_answer(settings.outputs_dir, request, remote.describe(), done, started)
+
+
+def _request(args: argparse.Namespace):
+    from studio.text.request import TextRequest
+
+    return TextRequest(
+        prompt=args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+        top_k=args.top_k, repetition_penalty=args.repetition_penalty, greedy=args.greedy,
+        num_sequences=args.num_sequences, seed=args.seed, stop_sequences=tuple(args.stop), chat=args.chat,
+        system_prompt=args.system,
+    )

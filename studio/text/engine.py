@@ -68,18 +68,24 @@ class TextEngine:
 
     def save(self, loaded: LoadedModel, request: TextRequest, done: list[SequenceDone], started: str,
              outputs_dir: Path) -> TextSaved:
-        folder = new_output_dir(outputs_dir, "text")
-        text_path = folder / "answer.txt"
-        if len(done) == 1:
-            text_path.write_text(done[0].text)
-        else:
-            text_path.write_text("\n\n".join(f"--- sequence {d.index + 1} (seed {d.seed}) ---\n{d.text}" for d in done))
-        record = make_record(
-            "text",
-            request,
-            model=loaded.describe(),
-            started=started,
-            sequences=[{"index": d.index, "seed": d.seed, "stats": d.stats, "notes": list(d.notes),
-                        "file": text_path.name} for d in done],
-        )
-        return TextSaved(done, text_path, write_record(folder, record))
+        return save_answer(outputs_dir, request, loaded.describe(), done, started)
+
+
+def save_answer(outputs_dir: Path, request: TextRequest, model: dict, done: list[SequenceDone],
+                started: str) -> TextSaved:
+    """The answer as text plus its JSON record, in a new folder under `<outputs>/text/` (local or remote model)."""
+    folder = new_output_dir(outputs_dir, "text")
+    text_path = folder / "answer.txt"
+    if len(done) == 1:
+        text_path.write_text(done[0].text)
+    else:
+        text_path.write_text("\n\n".join(f"--- sequence {d.index + 1} (seed {d.seed}) ---\n{d.text}" for d in done))
+    record = make_record(
+        "text",
+        request,
+        model=model,
+        started=started,
+        sequences=[{"index": d.index, "seed": d.seed, "stats": d.stats, "notes": list(d.notes),
+                    "file": text_path.name} for d in done],
+    )
+    return TextSaved(done, text_path, write_record(folder, record))

@@ -5,6 +5,8 @@
 finished), and returns a `TextResult`. Events are grouped to at most one every
 `FRAME_S` seconds, except the first text, which goes at once: the page shows
 the first token as soon as the model makes it and is never flooded.
+`generate_remote(job, run)` does the same with a model on another
+OpenAI-compatible server (`remote.py`), so the tab reads both alike.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from pathlib import Path
 from studio.events import ProgressEvent
 from studio.loading import LoadRequest
 
-from .engine import TextEngine, TextSaved
+from .engine import save_answer, TextEngine, TextSaved
 from .generate import Limits, SequenceDone, TextChunk
+from .remote import api_key_from_env, RemoteTextJob, stream_remote
 from .request import TextRequest
 
 FRAME_S = 0.05
@@ -111,6 +114,23 @@ def generate(job: TextJob, run) -> TextResult:
     frames.flush()
     tokens = sum(d.stats.tokens for d in saved.sequences)
     return TextResult(saved.sequences, saved.text_path, saved.record_path, job.load.name, steps=tokens)
+
+
+def generate_remote(job: RemoteTextJob, run) -> TextResult:
+    """Stream the answer of a model on another OpenAI-compatible server, saved like a local one (key excluded)."""
+    run.emit(ProgressEvent(step=0, total=0, unit="tokens", message=f"Asking {job.remote.label}..."))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    frames = _Frames(run, job.request.max_new_tokens * job.request.num_sequences)
+    done: list[SequenceDone] = []
+    for event in stream_remote(job.remote, job.request, job.api_key or api_key_from_env(), stop=run,
+                               limits=limits_of(run.settings)):
+        if isinstance(event, SequenceDone):
+            done.append(event)
+        frames.add(event)
+    frames.flush()
+    saved = save_answer(run.settings.outputs_dir, job.request, job.remote.describe(), done, started)
+    return TextResult(saved.sequences, saved.text_path, saved.record_path, job.remote.label,
+                      steps=sum(d.stats.tokens for d in done))
 
 
 def warm(payload, run) -> str:

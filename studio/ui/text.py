@@ -5,6 +5,9 @@ it checks the form into a `TextRequest`, submits it as a job of the visitor's
 to the text worker (`studio.text.tasks:generate`), and relays the job's events
 through `TextView`. Stop stops this visitor's text jobs only; the worker ends
 generation within one token. Remote code is the operator's setting alone.
+The Backend choice sends the prompt to another OpenAI-compatible server
+instead (`studio.text.tasks:generate_remote`), one of those the operator
+allows (STUDIO_OPENAI_BACKENDS); its events look the same, so the view is one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import gradio as gr
 from studio.devices import PRECISIONS
 from studio.errors import StudioError
 from studio.registry import finetuned_text_models, presets
+from studio.text.remote import allowed_backends, ENV_BACKENDS, LOCAL
 
 from .common import preset_card, user_errors
 from .context import Studio
@@ -48,6 +52,20 @@ def model_card(name: str, custom: str = "") -> str:
         return (f"**Fine-tuned in this studio** (run {Path(name).parent.name}): loads its base model with the "
                 "trained adapter on top. The run's record.json beside it has every setting.")
     return preset_card(name, custom, "text", "a local folder the operator allows (STUDIO_LOCAL_MODELS)")
+
+
+def backend_choices() -> list[str]:
+    """This studio's model first, then the servers the operator allows, read now (an unreadable list: none)."""
+    try:
+        return [LOCAL, *allowed_backends()]
+    except StudioError:
+        return [LOCAL]
+
+
+def backend_info(choices: list[str]) -> str:
+    if len(choices) > 1:
+        return "another OpenAI-compatible server answers instead, with the model named below"
+    return f"other OpenAI-compatible servers: none allowed here (the operator lists them in {ENV_BACKENDS})"
 
 
 def _plain_content(content) -> str:
@@ -162,7 +180,7 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     @user_errors
     def generate(prompt, chat, system_prompt, history, model, custom_model, precision, quant_type, double_quant,
                  max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy, num_sequences, seed,
-                 stop_text, ignore_eos, request: gr.Request):
+                 stop_text, ignore_eos, backend, backend_model, request: gr.Request):
         from studio.loading import LoadRequest
         from studio.text.request import TextRequest, parse_stop_sequences
         from studio.text.tasks import TextJob
@@ -176,9 +194,18 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
             ignore_eos=bool(ignore_eos), chat=bool(chat), system_prompt=system_prompt or "", history=tuple(history),
         )
         check_limits(studio, text_request)
+        chat_view = history + [{"role": "user", "content": text_request.prompt}] if chat else []
+        if backend and backend != LOCAL:
+            from studio.text.remote import api_key_from_env, choose_backend, RemoteTextJob
+
+            remote = choose_backend(backend, backend_model)
+            job = studio.submit(request, "text", "studio.text.tasks:generate_remote",
+                                RemoteTextJob(remote, text_request, api_key=api_key_from_env()),
+                                label=f"text: {remote.label}")
+            yield from relay(studio, job, TextView(bool(chat), chat_view), interval=FRAME_S)
+            return
         load = LoadRequest((custom_model or "").strip() or model or DEFAULT_MODEL, precision=precision,
                            quant_type=quant_type, double_quant=bool(double_quant), **studio.model_scope(request))
-        chat_view = history + [{"role": "user", "content": text_request.prompt}] if chat else []
         job = studio.submit(request, "text", "studio.text.tasks:generate", TextJob(load, text_request),
                             label=f"text: {load.name}")
         yield from relay(studio, job, TextView(bool(chat), chat_view), interval=FRAME_S)
@@ -198,6 +225,13 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     def refresh_models(current: str, request: gr.Request):
         choices = model_choices(studio.settings_for(request).outputs_dir)
         return gr.update(choices=choices, value=current if current in {v for _, v in choices} else DEFAULT_MODEL)
+
+    def refresh_backends(current: str):
+        choices = backend_choices()
+        return gr.update(choices=choices, value=current if current in choices else LOCAL, info=backend_info(choices))
+
+    def toggle_backend(backend):
+        return gr.update(visible=bool(backend) and backend != LOCAL)
 
     # ---- layout --------------------------------------------------------------------------------
 
@@ -221,6 +255,12 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
             download = gr.File(label="Download the answer (its JSON record is saved beside it)",
                                elem_id="text-download")
         with gr.Column(scale=2):
+            backends = backend_choices()
+            with gr.Row():
+                backend = gr.Dropdown(backends, value=LOCAL, label="Backend", elem_id="text-backend",
+                                      allow_custom_value=True, info=backend_info(backends))
+                backend_model = gr.Textbox("", label="Model name on that server", visible=False,
+                                           elem_id="text-backend-model", placeholder="e.g. embedded/text-tiny")
             model = gr.Dropdown(model_choices(None), value=DEFAULT_MODEL, label="Model", elem_id="text-model",
                                 allow_custom_value=True, info="your fine-tuned adapters appear here when a run finishes")
             custom_model = gr.Textbox("", label="Or type a hub id", placeholder="owner/name",
@@ -255,7 +295,7 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     inputs = [prompt, chat, system_prompt, chatbot, model, custom_model, precision, quant_type, double_quant,
               max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy, num_sequences, seed, stop_text,
-              ignore_eos]
+              ignore_eos, backend, backend_model]
     outputs = [answer, chatbot, stats, download]
     gen_event = generate_btn.click(generate, inputs, outputs, api_name="text_generate", concurrency_id="text")
     submit_event = prompt.submit(generate, inputs, outputs, api_visibility="private", concurrency_id="text")
@@ -267,8 +307,11 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     chat.change(toggle_chat, chat, [system_prompt, chatbot], api_visibility="private")
     model.focus(refresh_models, model, model, api_visibility="private", queue=False)
     demo.load(refresh_models, model, model, api_visibility="private", queue=False)
+    demo.load(refresh_backends, backend, backend, api_visibility="private", queue=False)
+    backend.change(toggle_backend, backend, backend_model, api_visibility="private", queue=False)
     for control in (model, custom_model):
         control.change(model_card, [model, custom_model], card, api_visibility="private")
-    return dict(prompt=prompt, chat=chat, chatbot=chatbot, answer=answer, stats=stats, model=model,
+    return dict(prompt=prompt, chat=chat, chatbot=chatbot, answer=answer, stats=stats, model=model, backend=backend,
+                backend_model=backend_model,
                 generate=generate_btn, stop=stop_btn, clear=clear_btn, generate_event=gen_event,
                 submit_event=submit_event)

@@ -49,3 +49,28 @@ def test_any_folder_works_from_the_command_line_and_remote_code_is_not_a_flag(tm
     assert json.loads(capsys.readouterr().out)["texts"][0].strip().startswith("19")
     with pytest.raises(SystemExit):
         main(["text", "--prompt", "hi", "--trust-remote-code"])
+
+
+def test_any_openai_compatible_url_works_from_the_command_line(tmp_path, monkeypatch, capsys):
+    import threading
+
+    from tests.unit.test_text_remote import FakeServer, KEY, WORDS
+
+    server = FakeServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("STUDIO_OUTPUTS_DIR", str(tmp_path))
+    monkeypatch.delenv("STUDIO_OPENAI_BACKENDS", raising=False)  # the allow-list is for visitors, not the terminal
+    monkeypatch.setenv("STUDIO_OPENAI_API_KEY", KEY)
+    try:
+        assert main(["text", "--openai-base-url", server.url, "--openai-model", "tiny", "--prompt", "Once",
+                     "--stop", ".", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["texts"] == ["Once upon a time"] and summary["stats"][0]["stop_reason"] == "stop sequence"
+        assert summary["backend"] == server.url and summary["model"] == "tiny"
+        assert KEY not in open(summary["record"]).read()
+        monkeypatch.setenv("STUDIO_OPENAI_API_KEY", "sk-wrong")
+        assert main(["text", "--openai-base-url", server.url, "--prompt", "Once"]) == 2
+        assert "refused the API key (401)" in capsys.readouterr().err
+    finally:
+        server.shutdown()
+    assert "".join(WORDS).startswith(summary["texts"][0])
