@@ -27,7 +27,7 @@ from studio.events import DoneEvent, ErrorEvent, ProgressEvent
 from studio.registry import presets
 
 DEFAULT_MODEL = "embedded/text-tiny"
-FINISH = {"END_OF_TEXT": "stop", "STOP_SEQUENCE": "stop", "STOPPED": "stop", "MAX_TOKENS": "length"}
+FINISH = {"end of text": "stop", "stop sequence": "stop", "stopped": "stop", "max tokens": "length"}
 
 
 def error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None,

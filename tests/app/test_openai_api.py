@@ -87,3 +87,9 @@ def test_bad_fields_are_named(client):
         client.chat.completions.create(model="embedded/text-tiny", messages=[{"role": "assistant", "content": "x"}])
     with pytest.raises(openai.BadRequestError, match="not a model this studio offers"):
         client.chat.completions.create(model="/etc", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_cut_answer_finishes_with_length(client):
+    reply = client.completions.create(model="embedded/text-tiny", prompt="Once", max_tokens=3, temperature=0,
+                                      extra_body={"ignore_eos": True})
+    assert reply.choices[0].finish_reason == "length" and reply.usage.completion_tokens == 3
