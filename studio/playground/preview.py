@@ -47,12 +47,11 @@ def network_diagram(config: PlaygroundConfig) -> str:
         x = 10 + i * column
         bar = max(6.0, 110 * np.sqrt(layer.units) / biggest)
         y = top + (110 - bar) / 2
-        colour = "#3478c6" if 0 < i < len(layers) - 1 else "#f08c28"
+        colour = "#1d4ed8" if 0 < i < len(layers) - 1 else "#b45309"  # white numbers on them: AA contrast
         if i:
             parts.append(f'<line x1="{x - column + 96}" y1="{top + 55}" x2="{x}" y2="{top + 55}" '
                          'stroke="#999" stroke-width="1.5"/>')
-        parts.append(f'<rect x="{x}" y="{y:.1f}" width="96" height="{bar:.1f}" rx="6" fill="{colour}" '
-                     'fill-opacity="0.8"/>')
+        parts.append(f'<rect x="{x}" y="{y:.1f}" width="96" height="{bar:.1f}" rx="6" fill="{colour}"/>')
         parts.append(f'<text x="{x + 48}" y="18" text-anchor="middle" font-weight="bold">'
                      f'{html.escape(layer.name)}</text>')
         parts.append(f'<text x="{x + 48}" y="{top + 55 + 4}" text-anchor="middle" fill="white">{layer.units}</text>')
@@ -61,8 +60,8 @@ def network_diagram(config: PlaygroundConfig) -> str:
     total = sum(layer.params for layer in layers)
     details = "".join(f"<li><b>{html.escape(layer.name)}</b>: {html.escape(layer.detail)} · {layer.params:,} "
                       "parameters</li>" for layer in layers)
-    return (f'<div id="pg-network-svg"><svg viewBox="0 0 {width} {height + 12}" width="100%" '
-            f'style="max-width:{width}px;font:12px sans-serif" role="img" '
+    return (f'<div id="pg-network-svg" style="color:#1f2937;background:#ffffff"><svg viewBox="0 0 {width} {height + 12}" width="100%" '
+            f'style="max-width:{width}px;font:12px sans-serif;fill:#1f2937" role="img" '
             f'aria-label="{config.model} network with {total:,} parameters">{"".join(parts)}</svg>'
             f'<p><b>{total:,} parameters</b> in {len(layers) - 2} hidden layer(s) or block(s)</p>'
             f'<details><summary>Layer by layer</summary><ul>{details}</ul></details></div>')
