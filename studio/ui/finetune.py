@@ -49,6 +49,11 @@ def loss_frame(logs: list[dict]) -> pd.DataFrame | None:
     if not rows:
         return None
     top = max(r["value"] for r in rows)
+    # Gradio's LinePlot keeps the colour domain of the first frame it draws: a series missing from it (the
+    # train loss, when an eval at step 0 comes first) is never drawn. Every frame names both from the start.
+    seen = {r["series"] for r in rows}
+    rows += [{"step": rows[0]["step"], "value": float("nan"), "series": name}
+             for name in ("train loss", "eval loss") if name not in seen]
     starts = stage_starts(logs)
     if len(starts) > 1:
         for step, stage in starts:

@@ -29,3 +29,11 @@ def test_the_eta_waits_for_the_warm_up_then_uses_the_measured_step_time():
     assert clock.eta(8, 100) == pytest.approx(46.0)
     assert "ETA 46s" in progress_line(8, 100, clock) and "2.00 steps/s" in progress_line(8, 100, clock)
     assert "past the 0.5-minute limit" in progress_line(8, 100, clock, limit_s=30)
+
+
+def test_the_first_loss_frame_names_both_series_so_the_plot_keeps_a_colour_for_each():
+    from studio.ui.finetune import loss_frame
+
+    frame = loss_frame([{"step": 0, "eval_loss": 8.1}])  # an eval at step 0 comes before any train loss
+    assert set(frame["series"]) == {"train loss", "eval loss"}
+    assert frame[frame["series"] == "train loss"]["value"].isna().all()
