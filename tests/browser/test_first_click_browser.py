@@ -38,16 +38,14 @@ class FirstClick:
 
 
 TABS = [
-    FirstClick("Playground", "#pg-train", "#pg-stats", "#pg-stats:has-text('epoch')",
-               fill={"#pg-epochs input": "5"}),
+    FirstClick("Playground", "#pg-train", "#pg-stats", "#pg-stats:has-text('epoch')"),
     FirstClick("Text", "#text-generate", "#text-stats", "#text-stats:has-text('tokens/s')",
                fill={"#text-prompt textarea": "Once upon a time"}),
     FirstClick("Image", "#image-generate", "#image-status", "#image-gallery img",
                fill={"#image-steps input": "3", "#image-seed input": "5"}),
     FirstClick("Audio", "#audio-generate", "#audio-status", "#audio-waveform img",
                fill={"#audio-seconds input": "1", "#audio-seed input": "5"}),
-    FirstClick("Fine-tune", "#ft-train", "#ft-status", "#ft-status:has-text('step')",
-               fill={"#ft-max-steps input": "6"}),
+    FirstClick("Fine-tune", "#ft-train", "#ft-status", "#ft-status:has-text('step')"),
 ]
 
 
