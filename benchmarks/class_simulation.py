@@ -38,7 +38,8 @@ REFUSALS = ("per visitor", "queue is full", "waiting, the limit", "Try again")
 REQUESTS = {  # what a student sends on each tab: small, like a class exercise
     "playground": dict(api_name="/playground_train", kwargs=dict(model="mlp", dataset="spiral", epochs=15)),
     "text": dict(api_name="/text_generate", kwargs=dict(prompt="Once upon a time", max_new_tokens=48)),
-    "image": dict(api_name="/image_generate", kwargs=dict(prompt="a red circle on a blue background", steps=10)),
+    "image": dict(api_name="/image_generate", kwargs=dict(prompt="a red circle on a blue background", steps=10,
+                                                                 init_image=None)),
 }
 
 
@@ -90,6 +91,7 @@ def hog(url: str, until: float, tally: Tally) -> None:
             t.start()
         for t in threads:
             t.join()
+        time.sleep(0.5)
 
 
 def wait_for(url: str, timeout: float = 120) -> None:
