@@ -49,12 +49,24 @@ def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
             if settings.admin_password or os.environ.get("SPACE_ID"):  # no teacher configured: no tab at all
                 with gr.Tab("Teacher", id="teacher", elem_id="tab-teacher"):
                     create_admin_tab(demo, studio)
+        _hide_free_model_fields_when_locked(demo, studio)
     # Handlers only relay events from worker processes, so many may wait at once; fairness and limits
     # are the job registry's (per visitor, per kind), which answers with a message instead of "queue full".
     demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=RELAY_CONCURRENCY)
     demo.unload(studio.page_closed)
     demo.studio = studio  # tests and app.py reach the registry through the app
     return demo
+
+
+FREE_TEXT_MODEL_FIELDS = ("text-custom-model", "image-custom-model", "audio-custom-model")
+
+
+def _hide_free_model_fields_when_locked(demo: gr.Blocks, studio: Studio) -> None:
+    """Teacher mode's lock: each page load hides the boxes for typed model ids (the server refuses them anyway)."""
+    fields = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) in FREE_TEXT_MODEL_FIELDS]
+    if fields:
+        demo.load(lambda: [gr.update(visible=not studio.settings.locked)] * len(fields), None, fields,
+                  api_visibility="private", queue=False)
 
 
 def launch_kwargs(settings: Settings, studio: Studio | None = None) -> dict:

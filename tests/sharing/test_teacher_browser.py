@@ -67,4 +67,10 @@ def test_the_teacher_locks_the_studio_to_presets(class_studio, page):
     expect(page.locator("#admin-note")).to_contain_text("locked", timeout=10_000)
     assert demo.studio.settings.locked
     assert demo.studio.model_scope(None)["presets_only"] is True
-    demo.studio.update_settings(locked=False)
+    try:
+        page.reload()  # a page opened (or reloaded) after the lock has no box for typed model ids
+        page.get_by_role("tab", name="Text").click()
+        expect(page.locator("#text-model")).to_be_visible()
+        expect(page.locator("#text-custom-model")).to_be_hidden()
+    finally:
+        demo.studio.update_settings(locked=False)
