@@ -21,6 +21,7 @@ CSS = f"""
 footer, footer a, footer button, .show-api, .settings, .built-with {{color: {GREY_600} !important}}
 [data-testid="upload-text"] .or, .info-text {{color: {GREY_600} !important}}
 .studio-pixelated img {{image-rendering: pixelated; object-fit: contain !important}}
+#pg-inside img {{padding-top: 2.4em; object-fit: contain !important}}  /* below the floating label, never under it */
 @media (max-width: 640px) {{
   .tab-wrapper {{flex-wrap: wrap; height: auto !important}}
   .tab-wrapper .overflow-menu > button {{display: none !important}}
