@@ -10,7 +10,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .form import FIELDS, Field, parse_form
+from studio.forms import Field
+
+from .form import FIELDS, parse_form
 
 SCOPE = {"any_path": True}  # a person at a terminal may name any folder on their machine
 
@@ -21,12 +23,10 @@ def flagged() -> list[Field]:
 
 def _flag(parser: argparse.ArgumentParser, field: Field) -> None:
     """A flag whose type, default, choices and help come from the form's declaration."""
-    help_text = field.help + (f" ({field.range_text()}; {field.note})" if field.note else
-                              f" ({field.range_text()})" if field.number else "")
+    help_text = field.cli_help()
     if field.choices:
         help_text += f" Used when --clip is given; default {field.default}."
-    kind = int if field.whole else float if field.number else str
-    parser.add_argument(field.cli_flag, dest=field.name, type=kind, default=field.default,
+    parser.add_argument(field.cli_flag, dest=field.name, type=field.cli_type, default=field.default,
                         choices=field.choices or None, help=help_text)
 
 

@@ -2,102 +2,25 @@
 
 The tab builds its Gradio controls from `FIELDS` (label, help, slider bounds,
 choices), `python -m studio audio` builds its flags from it, and `AudioRequest`
-checks its values with `Field.check`, so a default or a range is written here
-and nowhere else. No Gradio and no torch here: the form is tested without a
-browser. The operator's own bound (`max_audio_seconds`) is a setting, checked by
+checks its values with `Field.check` (`studio.forms`), so a default or a range
+is written here and nowhere else. No Gradio and no torch here: the form is
+tested without a browser. The operator's own bound (`max_audio_seconds`) is a setting, checked by
 `request.check_limits` at call time, not a declaration.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from studio.errors import ConfigError
+from studio.forms import Field, chosen_model, parse_values
 
 if TYPE_CHECKING:
     from .request import AudioRequest
 
 EMBEDDED_MODEL = "embedded/musicgen-tiny"
 MAX_SECONDS = 300.0  # the engine's own ceiling; the operator's `max_audio_seconds` is usually lower
-MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
 CLIP_USES = ("continue", "melody")  # what an uploaded clip is for; without a clip the request's use is "none"
-
-
-@dataclass(frozen=True)
-class Field:
-    """One form field, named as in `AudioRequest` and the public API. `ui` is its kind of control: text, model (a
-    choice of presets), number, slider, radio or file. A number's range is [low, high], or (low, high] with
-    `open_low`; `note` says what an edge value means and is added to the help and to a refusal."""
-
-    name: str
-    default: Any
-    help: str
-    ui: str
-    label: str
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-    whole: bool = False
-    step: float | None = None
-    choices: tuple = ()
-    note: str = ""
-    flag: str = ""  # the CLI flag when it is not --<name> (kept short where scripts already use it)
-    cli: bool = True  # a flag of `python -m studio audio`
-
-    @property
-    def number(self) -> bool:
-        return self.low is not None
-
-    @property
-    def cli_flag(self) -> str:
-        return "--" + (self.flag or self.name.replace("_", "-"))
-
-    def range_text(self) -> str:
-        if self.whole:
-            return f"a whole number from {int(self.low)} to {int(self.high)}"
-        if self.open_low:
-            return f"a number above {self.low:g} and at most {self.high:g}"
-        return f"a number from {self.low:g} to {self.high:g}"
-
-    def refuse(self, value: Any, expected: str) -> ConfigError:
-        note = f" ({self.note})" if self.note else ""
-        return ConfigError(self.name, value, f"{expected}{note}")
-
-    def parse(self, value: Any) -> Any:
-        """A form, API or CLI value as this field's type (Gradio sends 3.0 for 3 and None for an empty box)."""
-        if not self.number:
-            if self.ui == "file":
-                return value or None
-            return "" if value is None else value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.refuse(value, f"use {self.range_text()}")
-        if not math.isfinite(value):
-            raise self.refuse(value, f"use a finite number: {self.range_text()}")
-        if self.whole:
-            if float(value) != int(value):
-                raise self.refuse(value, f"use {self.range_text()}")
-            return int(value)
-        return float(value)
-
-    def check(self, value: Any) -> None:
-        """Refuse a value outside this field's type, range or choices, naming the field."""
-        if self.choices:
-            if value not in self.choices:
-                raise self.refuse(value, f"choose one of {', '.join(self.choices)}")
-        elif not self.number:
-            if not isinstance(value, str):
-                raise self.refuse(value, "use text")
-            if len(value) > MAX_PROMPT_CHARS:
-                raise self.refuse(f"{value[:40]}...", f"keep it under {MAX_PROMPT_CHARS} characters")
-        elif isinstance(value, bool) or not isinstance(value, int if self.whole else (int, float)):
-            raise self.refuse(value, f"use {self.range_text()}")
-        elif not math.isfinite(value):
-            raise self.refuse(value, f"use a finite number: {self.range_text()}")
-        elif not (self.low < value if self.open_low else self.low <= value) or value > self.high:
-            raise self.refuse(value, f"use {self.range_text()}")
 
 
 def _seconds(name: str, default: float, help: str, label: str, high: float, **extra) -> Field:
@@ -149,7 +72,8 @@ def parse_form(values: dict) -> AudioRequest:
     """
     from .request import AudioRequest  # request.py imports this module
 
-    typed = {name: field.parse(values.get(name, field.default)) for name, field in FIELDS.items()}
-    model = str(typed.pop("custom_model") or "").strip() or typed["model"]
-    clip = typed["clip"]
-    return AudioRequest(**typed | dict(model=model, clip=clip, clip_use=typed["clip_use"] if clip else "none"))
+    typed = parse_values(FIELDS, values)
+    model = chosen_model(typed.pop("custom_model"), typed["model"])
+    clip, use = typed["clip"], typed["clip_use"]
+    use = ("" if use is None else use) if clip else "none"  # an empty radio is refused as ''
+    return AudioRequest(**typed | dict(model=model, clip=clip, clip_use=use))

@@ -6,7 +6,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .form import FIELDS, Field
+from studio.forms import Field
+
+from .form import FIELDS
 from .request import ImageRequest, LoraChoice
 
 def flagged() -> list[Field]:
@@ -16,15 +18,14 @@ def flagged() -> list[Field]:
 
 def _flag(parser: argparse.ArgumentParser, field: Field) -> None:
     """A flag whose type, default, choices and help come from the form's declaration."""
-    flag = "--" + field.key.replace("_", "-")
-    help_text = field.help + (f" ({field.range_text()})" if field.low is not None else "")
+    flag, help_text = field.cli_flag, field.cli_help()
     if field.ui == "checkbox":
         parser.add_argument(flag, action="store_true", help=help_text)
     elif field.name == "prompt":
         parser.add_argument(flag, required=True, help=help_text)
     else:
-        kind = int if field.whole else float if field.low is not None else str
-        parser.add_argument(flag, type=kind, default=field.default, choices=field.choices or None, help=help_text)
+        parser.add_argument(flag, type=field.cli_type, default=field.default, choices=field.choices or None,
+                            help=help_text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

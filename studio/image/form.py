@@ -2,21 +2,22 @@
 
 The tab builds its Gradio controls from `FIELDS` (label, help, slider bounds,
 choices), the CLI builds its flags from it, and `ImageRequest` checks its
-values with `Field.check`, so a default or a range is written here and nowhere
-else. No Gradio and no torch here: the form is tested without a browser.
+values with `Field.check` (`studio.forms`), so a default or a range is
+written here and nowhere else. No Gradio and no torch here: the form is tested without a browser.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from studio.errors import ConfigError
+from studio.forms import MAX_TEXT_CHARS as MAX_PROMPT_CHARS  # noqa: F401 - re-exported for the request
+from studio.forms import Field, chosen_model, parse_values
 
 MAX_STEPS = 150
 MAX_SEED = 2**32 - 1
-MAX_PROMPT_CHARS = 2000
 SCHEDULERS = ("default", "euler", "euler_ancestral", "dpmpp_2m", "ddim", "pndm", "unipc")
 REFINER_MODES = ("none", "ensemble", "second_pass")
 MODES = ("text2img", "img2img")
@@ -25,95 +26,14 @@ REFINER_MODEL = "stabilityai/stable-diffusion-xl-refiner-1.0"
 LORA_SCALE = (-4.0, 4.0)
 
 
-@dataclass(frozen=True)
-class Field:
-    """One form field. `attr` is its name in `ImageRequest` (and in error messages) when that differs from `name`,
-    the form's and the public API's name; `ui` is the kind of control: text, number, slider, choice, radio,
-    checkbox, image or model (a choice of presets that also takes a typed name)."""
-
-    name: str
-    default: Any
-    help: str
-    ui: str
-    label: str
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False  # the range excludes `low` itself
-    open_high: bool = False
-    whole: bool = False
-    step: float | None = None
-    choices: tuple = ()
-    zero: str = ""  # what 0 means when 0 is allowed outside the range (width: the model's own size)
-    multiple: int = 1
-    attr: str = ""
-    cli: bool = True  # a flag of `python -m studio image`
-
-    @property
-    def key(self) -> str:
-        return self.attr or self.name
-
-    def range_text(self) -> str:
-        if self.low is None:
-            return ""
-        if self.zero:
-            return f"a whole number between {self.low} and {self.high}, or 0 for {self.zero}"
-        if self.whole:
-            return f"a whole number from {self.low} to {self.high}"
-        if self.open_low and self.open_high:
-            return f"a number between {self.low:g} and {self.high:g}, e.g. {self.default:g}"
-        if self.open_low:
-            return f"a number above {self.low:g} and at most {self.high:g}"
-        return f"a number from {self.low:g} to {self.high:g}"
-
-    def parse(self, value: Any) -> Any:
-        """A form or API value as this field's type (Gradio sends 20.0 for 20, None for an empty box)."""
-        if self.ui == "checkbox":
-            return bool(value)
-        if self.low is None:
-            return value if self.choices else ("" if value is None else value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(self.key, value, f"use {self.range_text()}")
-        if self.whole:
-            if float(value) != int(value):
-                raise ConfigError(self.key, value, f"use {self.range_text()}")
-            return int(value)
-        return float(value)
-
-    def check(self, value: Any) -> None:
-        """Refuse a value outside this field's type, range or choices, naming the field."""
-        if self.choices:
-            if value not in self.choices:
-                raise ConfigError(self.key, value, f"choose one of {', '.join(self.choices)}")
-        elif self.low is None:
-            if not isinstance(value, str):
-                raise ConfigError(self.key, value, "use text")
-            if len(value) > MAX_PROMPT_CHARS:
-                raise ConfigError(self.key, f"{value[:40]}...", f"keep it under {MAX_PROMPT_CHARS} characters")
-        elif self.whole:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(self.key, value, f"use {self.range_text()}")
-            if self.zero and value == 0:
-                return
-            if value % self.multiple:
-                lower = value // self.multiple * self.multiple
-                raise ConfigError(self.key, value, f"use a multiple of {self.multiple} (the VAE works on "
-                                                   f"{self.multiple}x{self.multiple} blocks), e.g. {lower} or "
-                                                   f"{lower + self.multiple}")
-            if not self.low <= value <= self.high:
-                raise ConfigError(self.key, value, f"use {self.range_text()}")
-        else:
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) \
-                    or not (self.low < value if self.open_low else self.low <= value) \
-                    or not (value < self.high if self.open_high else value <= self.high):
-                raise ConfigError(self.key, value, f"use {self.range_text()}")
-
-
 def _size(name: str, label: str) -> Field:
     return Field(name, 0, f"Pixels, a multiple of 8; 0 uses the model's own {name}.", "number", label, low=32,
-                 high=2048, whole=True, zero="the model's own size", multiple=8)
+                 high=2048, whole=True, zero="the model's own size", multiple=8,
+                 multiple_why="the VAE works on 8x8 blocks")
 
 
-FIELDS: dict[str, Field] = {f.name: f for f in (
+# The Image form answers a NaN or infinity with the field's range alone (`finite_hint=False`).
+FIELDS: dict[str, Field] = {f.name: dataclasses.replace(f, finite_hint=False) for f in (
     Field("prompt", "a red circle on a blue background", "What to draw.", "text", "Prompt"),
     Field("negative", "", "What to keep out of the picture.", "text", "Negative prompt", attr="negative_prompt"),
     Field("model", DEFAULT_MODEL, "The diffusers model that draws the picture.", "model", "Model"),
@@ -186,13 +106,13 @@ def parse_form(values: dict) -> tuple:
     """(ImageRequest, preview_every) from the form's values; a bad field raises a `ConfigError` naming it."""
     from .request import ImageRequest
 
-    typed = {name: field.parse(values.get(name, field.default)) for name, field in FIELDS.items()}
+    typed = parse_values(FIELDS, values)
     mode = typed["mode"]
     request_values = {FIELDS[n].key: typed[n] for n in REFILL_FIELDS if n not in ("custom_model", "loras")}
     request_values.update(
         prompt=typed["prompt"] or "", negative_prompt=typed["negative"] or "",
-        model=str(typed["custom_model"] or "").strip() or typed["model"],
-        refiner_model=str(typed["refiner_model"] or "").strip() or REFINER_MODEL,
+        model=chosen_model(typed["custom_model"], typed["model"]),
+        refiner_model=chosen_model(typed["refiner_model"], REFINER_MODEL),
         init_image=typed["init_image"] if mode == "img2img" else None, loras=parse_loras(typed["loras"]),
     )
     request = ImageRequest(**request_values)

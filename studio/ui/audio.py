@@ -6,8 +6,9 @@ runs as `studio.audio.tasks:generate` in the audio worker, and its events come
 back through `relay`. Stop asks only this visitor's job to end at its next
 decoder step; the page keeps the clip it showed before (or shows the windows
 finished before the Stop, when a long clip was being made). Every control is
-built from its declaration in `studio.audio.form`, and a refused click shows its
-message on the status line only: the clip, its pictures and the form stay.
+built from its declaration in `studio.audio.form` by `common.control`, and a
+refused click shows its message on the status line only: the clip, its
+pictures and the form stay.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from studio.errors import StudioError
 from studio.events import DoneEvent, ProgressEvent
 from studio.registry import presets
 
-from .common import form_handler, preset_card, user_errors
+from .common import control, form_handler, preset_card, user_errors
 from .context import Studio
 from .relay import JobView, relay, waiting_text
 
@@ -64,34 +65,6 @@ def uploaded(path, upload_folder: str) -> str | None:
 
 
 ELEM_IDS = {"window_seconds": "audio-window", "overlap_seconds": "audio-overlap"}  # the rest: audio-<name>
-
-
-def control(name: str, **extra) -> gr.components.Component:
-    """The Gradio control of a form field: label, one sentence of help, default, bounds and choices from form.py.
-
-    Number boxes carry their range in the help, not as Gradio's minimum/maximum: Gradio's own bound check
-    answers "Value 31 is greater than maximum value 30." without naming the field, while `AudioRequest`
-    names it. Sliders cannot go out of bounds on the page; their bounds are the declared range.
-    """
-    f = FIELDS[name]
-    help_text = f"{f.help[:-1]} ({f.note})." if f.note else f.help
-    kwargs = dict(label=f.label, info=help_text, elem_id=ELEM_IDS.get(name, "audio-" + name.replace("_", "-")))
-    kwargs |= extra
-    if f.ui == "text":
-        return gr.Textbox(value=f.default, **kwargs)
-    if f.ui == "model":  # its choices are the presets the tab passes in
-        return gr.Dropdown(value=f.default, **kwargs)
-    if f.ui == "number":
-        if "info" not in extra:
-            kwargs["info"] = f"{f.help[:-1]} ({f.range_text()}{'; ' + f.note if f.note else ''})."
-        return gr.Number(value=f.default, step=f.step or 1, **kwargs)
-    if f.ui == "slider":
-        step = f.step or 1
-        return gr.Slider(f.low + step * f.open_low, f.high, value=f.default, step=step, **kwargs)
-    if f.ui == "radio":
-        return gr.Radio(list(f.choices), value=f.default, **kwargs)
-    kwargs["label"] = f"{f.label} ({kwargs.pop('info')[:-1]})"  # a file upload has no help line of its own
-    return gr.File(file_types=CLIP_TYPES, type="filepath", **kwargs)
 
 
 class AudioView(JobView):
@@ -144,7 +117,8 @@ def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
     form: dict = {}
 
     def add(name: str, **extra):
-        form[name] = control(name, **extra)
+        elem_id = ELEM_IDS.get(name, "audio-" + name.replace("_", "-"))
+        form[name] = control(FIELDS[name], elem_id=elem_id, **extra)
         return form[name]
 
     limit = studio.settings.max_audio_seconds
@@ -176,7 +150,7 @@ def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
                 add("samples")
                 seed = add("seed")
             with gr.Accordion("Start from a clip: continue it, or follow its melody", open=False):
-                add("clip")
+                add("clip", file_types=CLIP_TYPES)
                 add("clip_use")
                 add("prompt_seconds")
             with gr.Accordion("Long clips: windows", open=False):

@@ -12,6 +12,7 @@ import gradio as gr
 
 from studio.embedded import EMBEDDED_DIR
 from studio.errors import StudioError
+from studio.forms import Field
 from studio.registry import find_preset, format_bytes
 
 log = logging.getLogger("studio.ui")
@@ -87,6 +88,35 @@ def form_handler(names: list[str] | tuple[str, ...]):
         return handler
 
     return decorate
+
+
+def control(field: Field, **overrides) -> gr.components.Component:
+    """The Gradio control of a form field: label, one sentence of help, default, bounds and choices from its
+    declaration; `overrides` (elem_id, choices of a model list, file types, lines ...) go to the component.
+
+    Number boxes carry their range in the help, not as Gradio's minimum/maximum: Gradio's own bound check answers
+    "Value 31 is greater than maximum value 30." without naming the field, while the request's check names it.
+    Sliders cannot go out of bounds on the page; their bounds are the declared range, open edges a step inside.
+    """
+    f = field
+    kwargs = dict(label=f.label, info=f.help_text(with_range=f.ui == "number")) | overrides
+    if f.ui == "text":
+        return gr.Textbox(value=f.default, **kwargs)
+    if f.ui == "number":
+        return gr.Number(value=f.default, step=f.step or 1, **kwargs)
+    if f.ui == "slider":
+        step = f.step or 1
+        return gr.Slider(f.low + step * f.open_low, f.high - step * f.open_high, value=f.default, step=step, **kwargs)
+    if f.ui in ("choice", "model"):  # a model's choices are the presets the tab passes in
+        return gr.Dropdown(value=f.default, **{"choices": list(f.choices)} | kwargs)
+    if f.ui == "radio":
+        return gr.Radio(list(f.choices), value=f.default, **kwargs)
+    if f.ui == "checkbox":
+        return gr.Checkbox(value=f.default, **kwargs)
+    kwargs["label"] = f"{f.label} ({kwargs.pop('info')[:-1]})"  # an upload has no help line of its own
+    if f.ui == "image":
+        return gr.Image(type="filepath", sources=["upload", "clipboard"], **kwargs)
+    return gr.File(type="filepath", **kwargs)
 
 
 class SessionStops:

@@ -19,7 +19,7 @@ from studio.image.form import (DEFAULT_MODEL, FIELDS, FORM_FIELDS, REFILL_FIELDS
 from studio.image.request import check_pixels
 from studio.registry import presets
 
-from .common import form_handler, preset_card, user_errors
+from .common import control, form_handler, preset_card, user_errors
 from .context import Studio
 from .relay import JobView, relay, waiting_text
 
@@ -49,32 +49,6 @@ def format_result(result) -> str:
 
 
 ELEM_IDS = {"negative": "image-negative-prompt", "images": "image-count"}  # the rest: image-<name>
-
-
-def control(name: str, **extra) -> gr.components.Component:
-    """The Gradio control of a form field: label, one sentence of help, default, bounds and choices from form.py.
-
-    Number boxes get no minimum/maximum: Gradio's own bound check would refuse a value with a message that does not
-    name the field, so their range is written in the help and checked by `ImageRequest`, which names it.
-    """
-    f = FIELDS[name]
-    kwargs = dict(label=f.label, info=f.help, elem_id=ELEM_IDS.get(name, "image-" + name.replace("_", "-"))) | extra
-    if f.ui == "text":
-        return gr.Textbox(value=f.default, **kwargs)
-    if f.ui == "number":
-        kwargs["info"] = f"{f.help[:-1]} ({f.range_text()})."
-        return gr.Number(value=f.default, precision=0 if f.whole else None, step=f.step or 1, **kwargs)
-    if f.ui == "slider":
-        step = f.step or 1
-        return gr.Slider(f.low + step * f.open_low, f.high - step * f.open_high, value=f.default, step=step, **kwargs)
-    if f.ui in ("choice", "model"):  # a model's choices are the presets the tab passes in
-        return gr.Dropdown(value=f.default, **{"choices": list(f.choices)} | kwargs)
-    if f.ui == "radio":
-        return gr.Radio(list(f.choices), value=f.default, **kwargs)
-    if f.ui == "checkbox":
-        return gr.Checkbox(value=f.default, **kwargs)
-    kwargs["label"] = f"{f.label} ({kwargs.pop('info')[:-1]})"  # an image upload has no help line of its own
-    return gr.Image(type="filepath", sources=["upload", "clipboard"], **kwargs)
 
 
 class ImageView(JobView):
@@ -191,7 +165,10 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
     form: dict = {}
 
     def add(name: str, **extra):
-        form[name] = control(name, **extra)
+        field = FIELDS[name]
+        elem_id = ELEM_IDS.get(name, "image-" + name.replace("_", "-"))
+        whole = {"precision": 0} if field.ui == "number" and field.whole else {}  # the box shows whole numbers
+        form[name] = control(field, elem_id=elem_id, **whole | extra)
         return form[name]
 
     with gr.Row():

@@ -74,10 +74,10 @@ def test_form_values_from_gradio_become_typed_request_fields():
 def test_the_tabs_controls_come_from_the_declaration():
     import gradio as gr
 
-    from studio.ui.audio import control
+    from studio.ui.common import control
 
     with gr.Blocks():
-        controls = {name: control(name, **({"choices": [FIELDS[name].default]} if name == "model" else {}))
+        controls = {name: control(FIELDS[name], **({"choices": [FIELDS[name].default]} if name == "model" else {}))
                     for name in FORM_FIELDS}
     for name, component in controls.items():
         field = FIELDS[name]
@@ -88,10 +88,21 @@ def test_the_tabs_controls_come_from_the_declaration():
             assert field.help[:-1] in component.info and (not field.note or field.note in component.info)
         elif field.ui == "number":  # the range is in the help; AudioRequest refuses with the field named
             assert component.value == field.default and field.range_text() in component.info
-            assert component.minimum is None and component.maximum is None
+            assert component.minimum is None and component.maximum is None and component.precision is None
         elif field.ui == "radio":
             assert [c[1] for c in component.choices] == list(field.choices) and component.value == field.default
         elif field.ui == "file":
             assert field.help[:-1] in component.label
         else:
             assert component.info == field.help
+
+
+def test_an_empty_clip_use_with_a_clip_is_refused_as_before():
+    with pytest.raises(ConfigError, match="^clip_use: '' is not valid"):
+        parse_form({"clip": "/uploads/x.wav", "clip_use": None})
+
+
+def test_nan_is_told_to_be_a_finite_number():
+    with pytest.raises(ConfigError, match=r"^guidance: nan is not valid; use a finite number: a number from 1 to 10 "
+                                          r"\(1 turns guidance off\)\.$"):
+        parse_form({"guidance": float("nan")})

@@ -75,13 +75,27 @@ def test_the_png_refill_shows_the_request_again():
 def test_the_tabs_controls_come_from_the_declaration():
     import gradio as gr
 
-    from studio.ui.image import control
+    from studio.ui.common import control
 
     with gr.Blocks():
-        fraction, steps, scheduler = control("refiner_fraction"), control("steps"), control("scheduler")
+        fraction, steps, scheduler = (control(FIELDS[name], precision=0) if name == "steps" else control(FIELDS[name])
+                                      for name in ("refiner_fraction", "steps", "scheduler"))
     field = FIELDS["refiner_fraction"]
     assert (fraction.minimum, fraction.maximum, fraction.value) == (0.05, 0.95, field.default)  # inside (0, 1)
     assert (fraction.label, fraction.info) == (field.label, field.help)
     assert steps.precision == 0 and steps.value == 20 and "from 1 to 150" in steps.info
     assert steps.minimum is None  # Gradio's own bound message would not name the field: ImageRequest's does
     assert [c[0] for c in scheduler.choices] == list(FIELDS["scheduler"].choices)
+
+
+def test_nan_is_told_the_range_and_a_size_its_multiple():
+    with pytest.raises(ConfigError, match=r"^guidance: nan is not valid; use a number from 0 to 30\.$"):
+        parse_form({"guidance": float("nan")})
+    with pytest.raises(ConfigError, match=r"^width: 60 is not valid; use a multiple of 8 \(the VAE works on 8x8 "
+                                          r"blocks\), e\.g\. 56 or 64\.$"):
+        ImageRequest("a", width=60)
+    with pytest.raises(ConfigError, match=r"^init_image: '' is not valid; img2img needs a start image"):
+        parse_form({"mode": "img2img", "init_image": None})
+    with pytest.raises(ConfigError, match="^mode: None is not valid"):
+        parse_form({"mode": None})
+
