@@ -67,6 +67,7 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "End") i = all.length - 1;
   event.preventDefault();
   all[i].click();
+  all[i].focus();  // at once, so a quick second key starts from here
   setTimeout(() => {
     const selected = document.querySelector('[role="tablist"] [role="tab"][aria-selected="true"]');
     (selected || all[i]).focus();

@@ -72,13 +72,15 @@ def test_a_streamed_answer_from_the_other_studio_equals_the_local_one_and_is_rec
     assert answer == local  # greedy: the same model gives the same text
     assert [p for p in partials if p != answer and answer.startswith(p)], partials  # it streamed
     assert "TTFT" in stats and "tokens/s" in stats and "200 tokens" in stats
-    # The serving side reports finish_reason "stop" for max tokens today (its FINISH map); "length" once fixed.
     assert "stop: max tokens" in stats or "stop: end of text" in stats
     assert file and file.endswith("answer.txt")
-    records = sorted((owner_outputs(studios[3].outputs_dir, owner) / "text").glob("*/record.json"))
+    # Newest by time: folder names are random after the timestamp, so two answers in one second sort by chance.
+    records = sorted((owner_outputs(studios[3].outputs_dir, owner) / "text").glob("*/record.json"),
+                     key=lambda p: p.stat().st_mtime_ns)
     record = json.loads(records[-1].read_text())
     assert record["model"] == {"backend": "openai-compatible", "base_url": studios[1], "model": MODEL}
     assert KEY not in records[-1].read_text()
+
     assert [j for j in studios[0].jobs.jobs() if j["label"] == "api"], "the serving studio did the work"
 
 
