@@ -21,13 +21,14 @@ from studio.playground.config import (
     ACTIVATIONS, DATASETS_FOR_MODEL, FEATURE_IDS, MODELS, NORM_PLACEMENTS, POINT_DATASETS, POOLINGS, POSITIONS,
     RNN_CELLS, SCHEDULERS, defaults_for,
 )
-from studio.playground.curves import curve_rows
+from studio.playground.curves import compared_rows
 from studio.playground.form import FORM_FIELDS, form_values, parse_form
 from studio.playground.share import decode, encode
 from studio.playground.toydata import FEATURES
 
 from .common import form_handler, user_errors
 from .context import Studio
+from .playground_lessons import CompareRow, LessonRow
 from .relay import JobView, relay, waiting_text
 
 KIND = "playground"
@@ -40,20 +41,25 @@ UI_REFRESH_SECONDS = 0.5
 PICTURE_SECONDS = 1.0
 
 
-def curves(history: list[dict], metric: str) -> pd.DataFrame | None:
-    """One plot's data; None before the first epoch (an empty frame would fix the plot's colours to none)."""
-    rows = [r for r in curve_rows(history) if r["metric"] == metric]
-    return pd.DataFrame(rows).astype({"epoch": "float64", "value": "float64"}) if rows else None
+def curves(history: list[dict], metric: str, kept: dict | None = None) -> pd.DataFrame | None:
+    """One plot's data, with a kept run overlaid; None before there is anything to draw (an empty frame
+    would fix the plot's colours to none)."""
+    if not history and not kept:
+        return None
+    rows = compared_rows(history, metric, kept and kept["history"], kept and kept["label"])
+    return pd.DataFrame(rows).astype({"epoch": "float64", "value": "float64"})
 
 
 class PlaygroundView(JobView):
     """A training job's events as (stats, picture, predictions, inside, loss plot, accuracy plot, story, log,
-    download) updates: numbers every refresh, plots and pictures at most once a second."""
+    download, finished history) updates: numbers every refresh, plots and pictures at most once a second.
+    A kept run (`{"label", "history"}`) is overlaid on both plots from the first frame."""
 
-    outputs = 9
+    outputs = 10
 
-    def __init__(self, config):
+    def __init__(self, config, kept: dict | None = None):
         self.config = config
+        self.kept = kept
         self.history: list[dict] = []
         self.lines: list[str] = []
         self.step = self.total = self.params = 0
@@ -65,9 +71,12 @@ class PlaygroundView(JobView):
         self.latest: dict = {}  # the newest pictures, shown or not (the final answer repeats them)
 
     def starting(self) -> tuple:
-        """The first answer to a click: the last run's results cleared, and a word on what happens now."""
+        """The first answer to a click: the last run's results cleared, and a word on what happens now.
+
+        The plots go blank: Gradio's LinePlot fixes its colours when it draws after being blank, so the first
+        frame of this run (which names every series, the kept run's too) sets them afresh."""
         return ("**Starting…** each run gets a fresh worker process (a second or two).", gr.skip(), gr.skip(),
-                gr.skip(), None, None, "", "", None)
+                gr.skip(), None, None, "", "", None, None)
 
     def waiting(self, position: int, kind: str) -> tuple:
         return (waiting_text(position, kind), *self.skip()[1:])
@@ -102,7 +111,7 @@ class PlaygroundView(JobView):
                      f"test acc **{last['test_accuracy']:.3f}**")
         return line
 
-    def _drawn(self, stats, story=gr.skip(), download=gr.skip(), final: bool = False) -> tuple:
+    def _drawn(self, stats, story=gr.skip(), download=gr.skip(), final: bool = False, finished=gr.skip()) -> tuple:
         """Everything redrawn now: plots, the newest pictures (all of them when `final`), the log."""
         self.plotted_at, self.plotted_epochs = time.monotonic(), len(self.history)
         shots, self.pictures = (self.latest if final else self.pictures), {}
@@ -110,8 +119,8 @@ class PlaygroundView(JobView):
         predictions = pd.DataFrame(shots["predictions"]) if "predictions" in shots else gr.skip()
         inside = gr.update(value=shots["inside"], label=shots.get("inside_caption")) if "inside" in shots \
             else gr.skip()
-        return (stats, picture, predictions, inside, curves(self.history, "loss"), curves(self.history, "accuracy"),
-                story, "\n".join(self.lines[-200:]), download)
+        return (stats, picture, predictions, inside, curves(self.history, "loss", self.kept),
+                curves(self.history, "accuracy", self.kept), story, "\n".join(self.lines[-200:]), download, finished)
 
     def update(self, events: list) -> tuple:
         for event in events:
@@ -132,7 +141,8 @@ class PlaygroundView(JobView):
                  f"{s['steps']} steps in {s['seconds']:.1f}s ({s['steps_per_second']:.0f} steps/s) · "
                  f"{s['parameters']:,} parameters")
         self.history = outcome.history and [{**m, "epoch": float(m["epoch"])} for m in outcome.history]
-        return self._drawn(stats, f"**What happened:** {outcome.story}", outcome.files, final=True)
+        return self._drawn(stats, f"**What happened:** {outcome.story}", outcome.files, final=True,
+                           finished=self.history or None)
 
     def failed(self, message: str) -> tuple:
         return (f"**{html.escape(message[:1].upper() + message[1:])}**", *self.skip()[1:])
@@ -167,6 +177,7 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
+            lesson = LessonRow.build()
             with gr.Row():
                 train_btn = gr.Button("Train", variant="primary", elem_id="pg-train")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="pg-stop")
@@ -266,6 +277,7 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
                                         height=240, elem_id="pg-loss-plot")
                 acc_plot = gr.LinePlot(None, x="epoch", y="value", color="series",
                                        title="Accuracy", y_lim=[0, 1], height=240, elem_id="pg-acc-plot")
+            compare = CompareRow.build()
             story = gr.Markdown("", elem_id="pg-story")
             download = gr.File(label="Trained model and its record", elem_id="pg-download", interactive=False,
                                file_count="multiple")
@@ -300,14 +312,14 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
                             inside: None, loss_plot: None, acc_plot: None, story: "", log: "", download: None})
         return updates
 
-    @form_handler(FORM_FIELDS)
+    @form_handler((*FORM_FIELDS, "kept"))
     @user_errors
     def train(values: dict, request: gr.Request):
         config = parse_form(values)
         if studio.attach(request, KIND) is not None:
             raise StudioError("A training run of yours is already going; press Stop first.")
         job = studio.submit(request, KIND, TASK, config, label=f"{config.model} on {config.dataset}")
-        view = PlaygroundView(config)
+        view = PlaygroundView(config, values["kept"])
         yield view.starting()
         try:
             yield from relay(studio, job, view, None, interval=UI_REFRESH_SECONDS)
@@ -348,9 +360,16 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
     def load_setup(text: str, request: gr.Request):
         return show(decode(text), request)
 
+    shown = inputs + panes + described + cleared
+    open_lesson = lesson.wire(show, shown, form)
+    compare.wire()
+
     def load_from_url(request: gr.Request):
-        """A link with ?setup= fills the form; otherwise only the share box learns the page's address
-        (the form keeps whatever the visitor may already have typed)."""
+        """A link with ?lesson= opens the lesson at step 1, one with ?setup= fills the form; otherwise only
+        the share box learns the page's address (the form keeps whatever the visitor may already have typed)."""
+        opened = open_lesson(request)
+        if opened:
+            return opened
         text = request.query_params.get("setup") if request else None
         if not text:
             return {share: share_link(start, request)}
@@ -360,13 +379,13 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
             gr.Warning("The setup in this link could not be read; the defaults are shown instead.")
             return {share: share_link(start, request)}
 
-    shown = inputs + panes + described + cleared
-    train_event = train_btn.click(train, inputs, results, api_name="playground_train")
+    train_event = train_btn.click(train, [*inputs, compare.kept], [*results, compare.last_run],
+                                  api_name="playground_train")
     stop_btn.click(stop, None, None, queue=False, api_name="playground_stop")
     reset_btn.click(reset, model, shown, api_name="playground_reset")
     model.input(change_model, model, shown, api_visibility="private")
     load_btn.click(load_setup, share, shown, api_name="playground_load")
-    demo.load(load_from_url, None, shown, api_visibility="private")
+    demo.load(load_from_url, None, shown + lesson.shown + [lesson.link], api_visibility="private")
     typed = [c for c in inputs if c is not model]
     gr.on([c.input for c in typed], describe, inputs, [share, diagram], trigger_mode="always_last",
           show_progress="hidden", api_visibility="private")

@@ -102,3 +102,68 @@ def test_share_link_restores_the_setup(studio_page, studio_url):
     expect(page.locator("#pg-seed input").first).to_have_value("11")
     expect(page.locator("#pg-features input[type=checkbox]:checked")).to_have_count(3)
     expect(page.locator("#pg-share textarea, #pg-share input").first).to_have_value(re.compile(re.escape(setup)))
+
+
+def test_a_lesson_link_opens_at_step_one_and_steps_forward(studio_page, studio_url, request):
+    from studio.playground.lessons import Lesson, encode_lesson, step
+
+    page = studio_page
+    lesson = Lesson("Two steps", (step("Look at the ring first.", "mlp", dataset="circle", widths=(24,)),
+                                  step("Now a recurrent network.", "rnn", widths=(48,), seed=9)))
+    try:
+        page.goto(f"{studio_url}?lesson={encode_lesson(lesson)}")
+        note, position = page.locator("#pg-lesson-note"), page.locator("#pg-lesson-step")
+        width = page.locator("#pg-width textarea, #pg-width input").first
+        expect(note).to_contain_text("Look at the ring first.", timeout=20_000)
+        expect(position).to_contain_text("step 1 of 2")
+        expect(width).to_have_value("24")
+        expect(page.locator("#pg-lesson-back")).to_be_disabled()
+        page.locator("#pg-lesson-next").click()
+        expect(note).to_contain_text("Now a recurrent network.")
+        expect(position).to_contain_text("step 2 of 2")
+        expect(width).to_have_value("48")
+        expect(page.locator("#pg-seed input").first).to_have_value("9")
+        expect(page.locator("#pg-model input").first).to_have_value("rnn")
+        expect(page.locator("#pg-lesson-next")).to_be_disabled()
+        page.locator("#pg-lesson-back").click()
+        expect(width).to_have_value("24")
+        # A teacher adds this setup as a step and gets a link; a malformed link is named and changes nothing.
+        page.get_by_text("Make a lesson", exact=True).click()
+        set_field(page, "pg-lesson-new-note", "Our own step.")
+        page.locator("#pg-lesson-add").click()
+        link = page.locator("#pg-lesson-link textarea, #pg-lesson-link input").first
+        expect(link).to_have_value(re.compile(r"^http://127\.0\.0\.1:\d+/\?lesson=pl1\."))
+        set_field(page, "pg-lesson-link", "pl1.broken")
+        page.locator("#pg-lesson-open").click()
+        toast = page.locator(".toast-body, [data-testid='toast-body']").last
+        expect(toast).to_contain_text("lesson link")
+        expect(width).to_have_value("24")
+        expect(position).to_contain_text("step 1 of 2")
+        assert "Traceback" not in page.content()
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        raise
+
+
+def test_compare_overlays_two_runs(studio_page, request):
+    page = studio_page
+    stats = page.locator("#pg-stats")
+    try:
+        page.get_by_text("Training", exact=True).click()  # the accordion starts closed
+        set_field(page, "pg-epochs", 3)
+        set_field(page, "pg-samples", 200)
+        page.locator("#pg-train").click()
+        expect(stats).to_contain_text("Done.", timeout=30_000)
+        set_field(page, "pg-keep-label", "first try")
+        page.locator("#pg-keep").click()
+        expect(page.locator("#pg-keep-status")).to_contain_text("Kept first try")
+        set_field(page, "pg-width", 8)
+        page.locator("#pg-train").click()
+        expect(stats).to_contain_text("Done.", timeout=30_000)
+        plot = page.locator("#pg-loss-plot")
+        expect(plot).to_contain_text("train (first try)")
+        expect(plot.locator("g.mark-line path")).to_have_count(6)  # this run's three curves and the kept three
+        expect(page.locator("#pg-acc-plot")).to_contain_text("test (first try)")
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        raise
