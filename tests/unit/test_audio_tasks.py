@@ -1,6 +1,5 @@
 """The audio task as a worker runs it: progress events in tokens, files in the owner's folder, limits, Stop."""
 
-import time
 
 import pytest
 
@@ -11,6 +10,7 @@ from studio.events import DoneEvent, ErrorEvent, ProgressEvent, StepEvent
 from studio.jobs import JobRegistry
 from studio.settings import Settings
 from tests.audio_models import build_tiny_musicgen
+from tests.job_events import events_of
 
 ANY_FOLDER = {"any_path": True}
 
@@ -30,12 +30,6 @@ def registry(tmp_path):
     reg.close()
 
 
-def events_of(job, timeout=60):
-    out, deadline = [], time.monotonic() + timeout
-    for batch in job.run.batches(0.05):
-        out += batch
-        assert time.monotonic() < deadline, "the job did not end"
-    return out
 
 
 class FakeRun:

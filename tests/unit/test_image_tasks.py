@@ -1,6 +1,5 @@
 """The image tasks as a worker runs them: progress events with previews, Stop within a step, per-owner LoRAs."""
 
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from studio.jobs import JobRegistry
 from studio.ownership import owner_outputs, settings_for
 from studio.settings import Settings
 from tests.image_models import tiny_lora, tiny_sd
+from tests.job_events import events_of as events
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +30,6 @@ def submit(setup, owner, task, payload):
     return setup["registry"].submit(owner, "image", f"studio.image.tasks:{task}", payload, settings=settings)
 
 
-def events(job, timeout=60):
-    out, deadline = [], time.monotonic() + timeout
-    for batch in job.run.batches(0.02):
-        out += batch
-        assert time.monotonic() < deadline
-    return out
 
 
 def image_job(setup, **changes):

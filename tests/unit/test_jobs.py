@@ -9,6 +9,7 @@ from studio.errors import StudioError
 from studio.events import DoneEvent, ErrorEvent, ProgressEvent
 from studio.jobs import JobRegistry, Limits
 from studio.settings import Settings
+from tests.job_events import events_of as events
 
 
 def cpu_seconds(pid: int) -> float:
@@ -17,12 +18,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def events(job, timeout=30):
-    out, deadline = [], time.monotonic() + timeout
-    for batch in job.run.batches(0.05):
-        out += batch
-        assert time.monotonic() < deadline, "job did not end"
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """The Playground's job task: trains in a job, saves into its owner's folder, fails cleanly when it diverges."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from studio.playground.config import defaults_for
 from studio.settings import Settings
 
 from .test_playground_training import one_thread  # noqa: F401  (one torch thread, as in a worker)
+from tests.job_events import events_of as events
 
 TASK = "studio.playground.tasks:train"
 
@@ -23,12 +23,6 @@ def registry(tmp_path):
     reg.close()
 
 
-def events(job, timeout=60):
-    out, deadline = [], time.monotonic() + timeout
-    for batch in job.run.batches(0.05):
-        out += batch
-        assert time.monotonic() < deadline
-    return out
 
 
 def test_a_run_saves_its_weights_and_record_in_the_owners_folder(registry, tmp_path):
