@@ -149,8 +149,6 @@ def check_hub_id(source: ModelSource, token: str | None, gated_hint: bool = Fals
     if gated_hint and not token:
         raise StudioError(gated_message(name))
     if hub_is_offline():
-        from huggingface_hub import try_to_load_from_cache
-
         if cached_snapshot(name) is None:
             raise StudioError(
                 f"Cannot load {name}: the studio is offline (HF_HUB_OFFLINE=1) and the model is not in the local "

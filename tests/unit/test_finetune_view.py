@@ -2,7 +2,7 @@
 
 import pytest
 
-from studio.ui.finetune import StepClock, loss_frame, lr_frame, progress_line
+from studio.ui.finetune_view import StepClock, loss_frame, lr_frame, progress_line
 
 LOGS = [{"step": 0, "stage": "train", "eval_loss": 3.0},
         {"step": 1, "stage": "train", "loss": 3.2, "learning_rate": 1e-3, "grad_norm": 1.0},
@@ -32,7 +32,7 @@ def test_the_eta_waits_for_the_warm_up_then_uses_the_measured_step_time():
 
 
 def test_the_first_loss_frame_names_both_series_so_the_plot_keeps_a_colour_for_each():
-    from studio.ui.finetune import loss_frame
+    from studio.ui.finetune_view import loss_frame
 
     frame = loss_frame([{"step": 0, "eval_loss": 8.1}])  # an eval at step 0 comes before any train loss
     assert set(frame["series"]) == {"train loss", "eval loss"}

@@ -20,6 +20,7 @@ from studio.settings import Settings
 from studio.text import remote, tasks
 from studio.text.generate import SequenceDone, TextChunk
 from studio.text.request import TextRequest
+from tests.job_events import FakeRun
 
 KEY = "sk-remote-unit-test-key"
 WORDS = ["Once", " upon", " a", " time.", " The", " end", "."]
@@ -217,18 +218,6 @@ def test_visitors_choose_only_servers_the_operator_allows(monkeypatch):
     monkeypatch.setenv(remote.ENV_TIMEOUT, "nan")
     with pytest.raises(StudioError, match="STUDIO_OPENAI_TIMEOUT_S"):
         remote.choose_backend("https://api.example.com/v1", "llama")
-
-
-class FakeRun:
-    def __init__(self, settings):
-        self.settings, self.events, self._stop = settings, [], threading.Event()
-
-    def emit(self, event):
-        self.events.append(event)
-
-    @property
-    def should_stop(self):
-        return self._stop.is_set()
 
 
 def test_the_task_streams_previews_and_records_the_backend_but_never_the_key(server, tmp_path):

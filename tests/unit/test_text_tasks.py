@@ -12,23 +12,7 @@ from studio.loading import LoadRequest
 from studio.settings import Settings
 from studio.text import tasks
 from studio.text.request import TextRequest
-
-
-class FakeRun:
-    """What a worker hands a task: settings, emit, should_stop."""
-
-    def __init__(self, settings):
-        self.settings, self.events, self._stop = settings, [], threading.Event()
-
-    def emit(self, event):
-        self.events.append(event)
-
-    @property
-    def should_stop(self):
-        return self._stop.is_set()
-
-    def request_stop(self):
-        self._stop.set()
+from tests.job_events import FakeRun
 
 
 @pytest.fixture()
