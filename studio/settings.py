@@ -81,6 +81,9 @@ class Settings:
     # Limits per request and per visitor (the admin can change them while the studio runs).
     max_jobs_per_visitor: int = 2
     playground_workers: int = 2  # Playground runs at once (each in its own process); more wait their turn
+    finetune_workers: int = 1  # fine-tune runs at once (each in its own process)
+    model_workers: int = 1  # worker processes per generation tab (text, image, audio); each holds its own model copy
+    text_batch: int = 8  # text requests (Text tab and API) generated together in one batch; 1 = one at a time
     stop_grace_s: float = 1.5  # after Stop, a job has this long to end itself before its worker is killed
     worker_memory_gb: float = 0.0  # 0 = no cap
     max_new_tokens: int = 1024
@@ -131,6 +134,9 @@ def load_settings(env_file: str | os.PathLike | None = None) -> Settings:
         output_max_age_hours=_float("STUDIO_OUTPUT_MAX_AGE_HOURS", 24.0),
         max_jobs_per_visitor=max(1, _int("STUDIO_MAX_JOBS_PER_VISITOR", 2)),
         playground_workers=max(1, _int("STUDIO_PLAYGROUND_WORKERS", 2)),
+        finetune_workers=max(1, _int("STUDIO_FINETUNE_WORKERS", 1)),
+        model_workers=max(1, _int("STUDIO_MODEL_WORKERS", 1)),
+        text_batch=max(1, _int("STUDIO_TEXT_BATCH", 8)),
         stop_grace_s=_float("STUDIO_STOP_GRACE_S", 1.5),
         worker_memory_gb=_float("STUDIO_WORKER_MEMORY_GB", 0.0),
         max_new_tokens=max(1, _int("STUDIO_MAX_NEW_TOKENS", 1024)),

@@ -2,8 +2,9 @@
 
 One `WorkerPool` per kind of work (text, image, audio, playground, finetune)
 holds a few `WorkerProcess`es and a FIFO of jobs waiting for one. A worker
-serves one job at a time; a pool that `recycle`s (training) replaces its worker
-after every job, so each training run has a process of its own and leaves
+holds up to `capacity` jobs at once: one for most kinds, several for text,
+whose worker generates the jobs it holds in one batch. A pool that `recycle`s
+(training) replaces its worker after every job, so each training run has a process of its own and leaves
 nothing behind. Killing a worker is always safe: its replacement is forked
 from the fork server in a fraction of a second, with torch already imported.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from studio.events import DoneEvent, ErrorEvent, TERMINAL
 
-from . import worker as worker_module
+from . import preload, worker as worker_module
 
 if TYPE_CHECKING:
     from .registry import Job
@@ -36,10 +37,7 @@ def process_context():
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             ctx = multiprocessing.get_context("forkserver")
-            # Training workers are fresh for every run: what the fork server imported, they need not import again.
-            ctx.set_forkserver_preload(["studio.jobs.worker", "torch", "studio.playground.tasks",
-                                        "studio.playground.training", "studio.playground.models",
-                                        "studio.playground.datasets", "studio.playground.drawing"])
+            ctx.set_forkserver_preload(list(preload.MODULES))
             _CONTEXT = ctx
         return _CONTEXT
 
@@ -61,15 +59,16 @@ class WorkerProcess:
 
     def __init__(self, pool: WorkerPool):
         self.pool = pool
-        self.job: Job | None = None
+        self.jobs: dict[str, Job] = {}  # the jobs this worker holds now, by id
         self.kill_reason: str | None = None  # set before a deliberate kill, so the exit is not a "crash"
+        self.culprit: str | None = None  # the job a deliberate kill was for; others in the worker were bystanders
         self.ready = threading.Event()
         ctx = process_context()
         self._conn, child_conn = ctx.Pipe()
-        self._stop_flag = ctx.Event()
+        self._send_lock = threading.Lock()  # jobs and stops are sent from different threads
         self.process = ctx.Process(
             target=worker_module.main, name=f"studio-{pool.kind}",
-            args=(pool.kind, child_conn, self._stop_flag, pool.settings, pool.nice), daemon=True,
+            args=(pool.kind, child_conn, pool.settings, pool.nice), daemon=True,
         )
         self.process.start()
         child_conn.close()
@@ -80,22 +79,33 @@ class WorkerProcess:
     def pid(self) -> int | None:
         return self.process.pid
 
+    def _send(self, message: tuple) -> None:
+        with self._send_lock:
+            self._conn.send(message)
+
     def send(self, job: Job) -> None:
-        self._stop_flag.clear()
-        self.job = job
-        self._conn.send(("job", job.id, job.task, job.payload, job.settings))
+        self.jobs[job.id] = job
+        self._send(("job", job.id, job.task, job.payload, job.settings))
 
-    def signal_stop(self) -> None:
-        self._stop_flag.set()
+    def holds(self, job: Job) -> bool:
+        return job.id in self.jobs
 
-    def kill(self, reason: str) -> None:
-        self.kill_reason = reason
+    def signal_stop(self, job: Job) -> None:
+        """The cooperative stop: the job's flag in the worker is set at once (its other jobs go on)."""
+        try:
+            self._send(("stop", job.id))
+        except (OSError, ValueError):
+            pass  # the worker is gone; its exit ends the job
+
+    def kill(self, reason: str, culprit: str | None = None) -> None:
+        """SIGKILL the worker; `reason` is what its jobs are told (only `culprit`'s, when one job is to blame)."""
+        self.kill_reason, self.culprit = reason, culprit
         if self.process.is_alive():
             self.process.kill()  # SIGKILL: its CPU is free at once
 
     def close(self) -> None:
         try:
-            self._conn.send(("exit",))
+            self._send(("exit",))
         except (OSError, ValueError):
             pass
 
@@ -111,21 +121,23 @@ class WorkerProcess:
             if kind == "ready":
                 self.ready.set()
             elif kind == "event":
-                job = self.job
-                if job is not None and job.id == job_id:
+                job = self.jobs.get(job_id)
+                if job is not None:
                     job.deliver(body)
             elif kind == "idle":
-                self.pool.worker_idle(self)
+                self.pool.worker_idle(self, job_id)
         self.process.join(timeout=5)
         self.pool.worker_exited(self)
 
 
 class WorkerPool:
-    """Up to `size` workers of one kind and the jobs waiting for them, first come first served."""
+    """Up to `size` workers of one kind, each holding up to `capacity` jobs, and the jobs waiting for them,
+    first come first served."""
 
     def __init__(self, kind: str, settings, size: int = 1, recycle: bool = False, nice: int = 5,
-                 on_change=None):
+                 on_change=None, capacity: int = 1):
         self.kind, self.settings, self.size, self.recycle, self.nice = kind, settings, max(1, size), recycle, nice
+        self.capacity = 1 if recycle else max(1, capacity)  # a training process runs one job and goes
         self.waiting: collections.deque[Job] = collections.deque()
         self.workers: list[WorkerProcess] = []
         self._lock = threading.RLock()
@@ -153,10 +165,10 @@ class WorkerPool:
                 self.waiting.remove(job)
                 job.deliver(DoneEvent(step=0, result=None, stopped=True))
                 return
-            worker = next((w for w in self.workers if w.job is job), None)
+            worker = next((w for w in self.workers if w.holds(job)), None)
         if worker is None:
             return
-        worker.signal_stop()
+        worker.signal_stop(job)
         if grace_s <= 0:
             self._kill_if_running(worker, job, reason)
             return
@@ -165,10 +177,10 @@ class WorkerPool:
         timer.start()
 
     def _kill_if_running(self, worker: WorkerProcess, job: Job, reason: str) -> None:
-        if worker.job is job and not job.ended:
+        if worker.holds(job) and not job.ended:
             log.warning("%s job %s did not stop in time: killing its worker (pid %s)", self.kind, job.id[:8],
                         worker.pid)
-            worker.kill(reason)
+            worker.kill(reason, culprit=job.id)
 
     # ---- workers ---------------------------------------------------------------------------------
     def warm(self) -> None:
@@ -179,14 +191,15 @@ class WorkerPool:
 
     def busy(self) -> list[WorkerProcess]:
         with self._lock:
-            return [w for w in self.workers if w.job is not None]
+            return [w for w in self.workers if w.jobs]
 
     def _dispatch(self) -> None:
         if self._closed:
             return
         while self.waiting:
-            free = next((w for w in self.workers if w.job is None and w.kill_reason is None), None)
-            if free is None and len(self.workers) < self.size:
+            open_ = [w for w in self.workers if len(w.jobs) < self.capacity and w.kill_reason is None]
+            free = min(open_, key=lambda w: len(w.jobs)) if open_ else None
+            if (free is None or free.jobs) and len(self.workers) < self.size:
                 free = WorkerProcess(self)
                 self.workers.append(free)
             if free is None:
@@ -198,17 +211,17 @@ class WorkerPool:
                 free.send(job)
             except (OSError, ValueError) as err:  # the worker died between jobs
                 log.warning("%s worker unusable (%s); replacing it", self.kind, err)
-                free.job = None
+                free.jobs.pop(job.id, None)
                 self.waiting.appendleft(job)
                 free.kill("replaced")
                 return
 
-    def worker_idle(self, worker: WorkerProcess) -> None:
+    def worker_idle(self, worker: WorkerProcess, job_id: str) -> None:
         with self._lock:
-            job, worker.job = worker.job, None
+            job = worker.jobs.pop(job_id, None)
             if job is not None and not job.ended:  # defensive: a task that ended without a terminal event
                 job.deliver(ErrorEvent("The job ended without a result; see the server log."))
-            if self.recycle:  # training: a fresh process for the next run
+            if self.recycle and not worker.jobs:  # training: a fresh process for the next run
                 worker.kill_reason = "recycled"
                 worker.close()
                 self._replace(worker)
@@ -216,10 +229,15 @@ class WorkerPool:
 
     def worker_exited(self, worker: WorkerProcess) -> None:
         with self._lock:
-            job, worker.job = worker.job, None
-            if job is not None and not job.ended:
+            jobs, worker.jobs = list(worker.jobs.values()), {}
+            for job in jobs:
+                if job.ended:
+                    continue
                 reason = worker.kill_reason
-                if reason == "stopped":
+                if reason and worker.culprit not in (None, job.id):
+                    job.deliver(ErrorEvent(f"The {self.kind} worker had to be restarted to end another job that "
+                                           "shared it, and this one ended with it. Please try again."))
+                elif reason == "stopped":
                     job.deliver(DoneEvent(step=0, result=None, stopped=True))
                 elif reason:
                     job.deliver(ErrorEvent(reason))

@@ -118,7 +118,7 @@ class Job:
 
 class JobRegistry:
     def __init__(self, settings, mode: str = "process", limits: Limits | None = None,
-                 pool_sizes: dict[str, int] | None = None):
+                 pool_sizes: dict[str, int] | None = None, capacities: dict[str, int] | None = None):
         if mode not in ("process", "thread"):
             raise ValueError(f"mode must be process or thread, not {mode!r}")
         self.settings, self.mode = settings, mode
@@ -128,7 +128,9 @@ class JobRegistry:
         self._lock = threading.RLock()
         self._closed = False
         sizes = {kind: 1 for kind in KINDS} | (pool_sizes or {})
-        self.pools = {kind: WorkerPool(kind, settings, size=sizes[kind], recycle=kind in TRAINING_KINDS)
+        capacities = capacities or {}  # jobs one worker holds at once (text batches them)
+        self.pools = {kind: WorkerPool(kind, settings, size=sizes[kind], recycle=kind in TRAINING_KINDS,
+                                       capacity=capacities.get(kind, 1))
                       for kind in KINDS} if mode == "process" else {}
         self._watchdog = threading.Thread(target=self._watch, name="studio-job-watchdog", daemon=True)
         self._watchdog.start()

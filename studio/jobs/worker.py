@@ -2,7 +2,8 @@
 
 A worker is forked from a clean fork server (never from the page process, whose
 threads and Gradio state must not be copied), sets its own torch threads and
-device once, and then serves one job at a time. The models a task loads stay
+device once, and then serves the jobs the pool sends it (one at a time, except
+for kinds whose tasks batch their work, like text). The models a task loads stay
 in the worker between jobs, so the second click is warm. The page process
 only ever sees events.
 
@@ -84,13 +85,26 @@ def configure_process(settings, nice: int, kind: str = "") -> None:
     set_torch_threads(settings.torch_threads or (1 if kind == "playground" else 0))
 
 
-def main(kind: str, conn, stop_flag, settings, nice: int = 0) -> None:
-    """Serve jobs until the parent closes the pipe. Messages in: ("job", id, task, payload, settings) or ("exit",).
+def main(kind: str, conn, settings, nice: int = 0) -> None:
+    """Serve jobs until the parent closes the pipe.
 
-    `settings` are the job's own (its owner's outputs folder); the worker's are for the process."""
+    Messages in: ("job", id, task, payload, settings), ("stop", id) or ("exit",). Each job runs on a thread
+    of its own, so this loop keeps reading: a Stop reaches a running job at once, and a worker that takes
+    several jobs at a time (the text worker, which batches them) gets them while others run. How many jobs
+    a worker holds at once is the pool's decision. `settings` of a job are its owner's (their outputs
+    folder); the worker's are for the process.
+    """
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker-{kind}: %(message)s")
     configure_process(settings, nice, kind)
     lock = threading.Lock()
+    stops: dict[str, threading.Event] = {}
+
+    def serve(job_id: str, task: str, payload, job_settings) -> None:
+        run_task(task, payload, ChildRun(conn, lock, job_id, stops[job_id], job_settings or settings))
+        stops.pop(job_id, None)
+        with lock:
+            conn.send(("idle", job_id, None))
+
     with lock:
         conn.send(("ready", None, os.getpid()))
     while True:
@@ -100,8 +114,12 @@ def main(kind: str, conn, stop_flag, settings, nice: int = 0) -> None:
             return  # the parent is gone
         if message[0] == "exit":
             return
+        if message[0] == "stop":
+            flag = stops.get(message[1])
+            if flag is not None:
+                flag.set()
+            continue
         _, job_id, task, payload, job_settings = message
-        run = ChildRun(conn, lock, job_id, stop_flag, job_settings or settings)
-        run_task(task, payload, run)
-        with lock:
-            conn.send(("idle", job_id, None))
+        stops[job_id] = threading.Event()
+        threading.Thread(target=serve, args=(job_id, task, payload, job_settings), name=f"job-{job_id[:8]}",
+                         daemon=True).start()

@@ -32,11 +32,19 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def pool_sizes(settings: Settings) -> dict[str, int]:
+    """Worker processes per kind: training runs at once, and copies of each generation tab's model."""
+    models = settings.model_workers
+    return {"playground": settings.playground_workers, "finetune": settings.finetune_workers,
+            "text": models, "image": models, "audio": models}
+
+
 class Studio:
     def __init__(self, settings: Settings, jobs: JobRegistry | None = None):
         self._settings = settings
         self.jobs = jobs or JobRegistry(settings, mode=settings.workers, limits=limits_from(settings),
-                                        pool_sizes={"playground": settings.playground_workers})
+                                        pool_sizes=pool_sizes(settings),
+                                        capacities={"text": settings.text_batch})
         self._lock = threading.Lock()
         self.warm_tasks: dict[str, str] = {}
 

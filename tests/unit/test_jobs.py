@@ -116,3 +116,39 @@ def test_thread_mode_runs_the_same_tasks_in_process(tmp_path):
     last = events(reg.submit("cli", "text", "tests.job_tasks:count", {"n": 3}))[-1]
     assert last.result["pid"] == os.getpid() and last.result["counted"] == 3
     reg.close()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """A text worker that holds up to three jobs at once (the text worker batches the jobs it holds)."""
+    reg = JobRegistry(Settings(outputs_dir=tmp_path_factory.mktemp("shared"), torch_threads=1), mode="process",
+                      limits=Limits(max_jobs_per_owner=4, stop_grace_s=1.0), capacities={"text": 3})
+    yield reg
+    reg.close()
+
+
+def test_a_worker_with_capacity_runs_jobs_side_by_side_and_stops_one_alone(shared):
+    jobs = [shared.submit(owner, "text", "tests.job_tasks:count", {"n": 40, "sleep": 0.05})
+            for owner in ("alice", "bob", "carol")]
+    time.sleep(0.6)
+    assert [j.state for j in jobs] == ["running"] * 3  # none waits for another
+    assert len({j.pid for j in jobs}) == 1  # in one process (one copy of the model)
+    shared.stop(jobs[1])
+    stopped = events(jobs[1])[-1]
+    assert isinstance(stopped, DoneEvent) and stopped.stopped
+    assert not jobs[0].ended and not jobs[2].ended  # the others go on
+    for job in (jobs[0], jobs[2]):
+        last = events(job)[-1]
+        assert isinstance(last, DoneEvent) and not last.stopped and last.result["counted"] == 40
+
+
+def test_killing_a_shared_worker_tells_the_bystanders_why(shared):
+    stubborn = shared.submit("dave", "text", "tests.job_tasks:spin", {"seconds": 120})
+    bystander = shared.submit("erin", "text", "tests.job_tasks:count", {"n": 1000, "sleep": 0.05})
+    while stubborn.state != "running" or bystander.state != "running":
+        time.sleep(0.05)
+    shared.stop(stubborn)
+    assert events(stubborn)[-1].stopped
+    last = events(bystander)[-1]
+    assert isinstance(last, ErrorEvent) and "another job" in last.message and "try again" in last.message
+    assert isinstance(events(shared.submit("erin", "text", "tests.job_tasks:pid", None))[-1], DoneEvent)
