@@ -72,8 +72,11 @@ class TextEngine:
 
 
 def save_answer(outputs_dir: Path, request: TextRequest, model: dict, done: list[SequenceDone],
-                started: str) -> TextSaved:
-    """The answer as text plus its JSON record, in a new folder under `<outputs>/text/` (local or remote model)."""
+                started: str, batch: int = 1) -> TextSaved:
+    """The answer as text plus its JSON record, in a new folder under `<outputs>/text/` (local or remote model).
+
+    `batch` is how many requests shared the `generate` call (`batching.py`): padding in a batch can change
+    a near-tie, so the record says it."""
     folder = new_output_dir(outputs_dir, "text")
     text_path = folder / "answer.txt"
     if len(done) == 1:
@@ -85,6 +88,7 @@ def save_answer(outputs_dir: Path, request: TextRequest, model: dict, done: list
         request,
         model=model,
         started=started,
+        batch=batch,
         sequences=[{"index": d.index, "seed": d.seed, "stats": d.stats, "notes": list(d.notes),
                     "file": text_path.name} for d in done],
     )

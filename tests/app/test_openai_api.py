@@ -16,7 +16,8 @@ def served(tmp_path_factory):
     from studio.settings import Settings
     from studio.ui.app import build_app, launch_kwargs
 
-    settings = Settings(outputs_dir=tmp_path_factory.mktemp("served"), port=free_port(), api_key=KEY)
+    settings = Settings(outputs_dir=tmp_path_factory.mktemp("served"), port=free_port(), api_key=KEY,
+                        max_jobs_per_visitor=8)  # one key is one visitor: eight clients at once
     demo = build_app(settings)
     _, url, _ = demo.launch(**launch_kwargs(settings, demo.studio) | dict(prevent_thread_lock=True, quiet=True))
     yield url.rstrip("/") + "/v1", demo.studio
@@ -93,3 +94,26 @@ def test_a_cut_answer_finishes_with_length(client):
     reply = client.completions.create(model="embedded/text-tiny", prompt="Once", max_tokens=3, temperature=0,
                                       extra_body={"ignore_eos": True})
     assert reply.choices[0].finish_reason == "length" and reply.usage.completion_tokens == 3
+
+
+def test_concurrent_clients_are_served_in_one_batch(served, client):
+    """Eight clients at once: each gets its own full answer, and the records say they shared a batch."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    studio = served[1]
+    before = set(studio.settings.outputs_dir.rglob("record.json"))
+    prompts = [f"Once upon a time {i}" for i in range(8)]
+
+    def ask(prompt):
+        return client.completions.create(model="embedded/text-tiny", prompt=prompt, max_tokens=40, temperature=0,
+                                         extra_body={"ignore_eos": True})
+
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(ask, prompts))
+    assert all(r.usage.completion_tokens == 40 and r.choices[0].text for r in replies)
+    records = [json.loads(p.read_text()) for p in set(studio.settings.outputs_dir.rglob("record.json")) - before]
+    assert len(records) == 8 and max(r["batch"] for r in records) >= 4
+    alone = client.completions.create(model="embedded/text-tiny", prompt=prompts[3], max_tokens=40, temperature=0,
+                                      extra_body={"ignore_eos": True})
+    assert alone.choices[0].text == replies[3].choices[0].text  # greedy: the batch changed nothing
