@@ -162,8 +162,9 @@ def create_openai_router(studio) -> APIRouter:
         return await complete(request, chat=True)
 
     async def wait(job):
+        batches = job_batches(job)
         while True:
-            batch = await anyio.to_thread.run_sync(next_batch, job)
+            batch = await anyio.to_thread.run_sync(next_batch, batches)
             for event in batch:
                 if isinstance(event, ErrorEvent):
                     raise StudioError(event.message)
@@ -187,8 +188,9 @@ def create_openai_router(studio) -> APIRouter:
         try:
             if chat:
                 yield chunk(0, role=True)
+            batches = job_batches(job)
             while True:
-                batch = await anyio.to_thread.run_sync(next_batch, job)
+                batch = await anyio.to_thread.run_sync(next_batch, batches)
                 for event in batch:
                     if isinstance(event, ProgressEvent) and event.preview is not None:
                         for index, text in sorted(getattr(event.preview, "chunks", {}).items()):
@@ -214,11 +216,14 @@ def create_openai_router(studio) -> APIRouter:
     return router
 
 
-def next_batch(job) -> list:
-    """One batch of a job's events (or an empty one after half a second, so a gone client is noticed)."""
-    if not hasattr(job, "_api_batches"):
-        job._api_batches = job.run.batches(0.05, heartbeat=0.5)
-    return next(job._api_batches, [])
+def job_batches(job):
+    """A job's events in batches (an empty one after half a second of quiet, so a gone client is noticed)."""
+    return job.run.batches(0.05, heartbeat=0.5)
+
+
+def next_batch(batches) -> list:
+    """The next batch, read on a worker thread (the wait must not block the server's event loop)."""
+    return next(batches, [])
 
 
 def usage(result) -> dict:
