@@ -30,6 +30,8 @@ from .remote import api_key_from_env, RemoteTextJob, stream_remote
 from .request import TextRequest
 
 FRAME_S = 0.05
+WAIT_NOTE_S = 0.3  # a request not begun by then is told why it waits
+WAITING = "Waiting for the text model: it is finishing other answers, and yours is next."
 WARM_MODEL = "embedded/text-tiny"
 
 
@@ -110,9 +112,13 @@ def generate(job: TextJob, run) -> TextResult | None:
     entry = _Entry(job, run)
     batcher = batcher_for(run.settings)
     batcher.put(entry)
+    told, since = False, time.monotonic()
     while not entry.done.wait(0.05):
         if run.should_stop and batcher.withdraw(entry):
             return None
+        if not told and not entry.started and time.monotonic() - since > WAIT_NOTE_S:
+            told = True
+            run.emit(ProgressEvent(step=0, total=0, unit="tokens", message=WAITING))
     if entry.error is not None:
         raise entry.error
     return entry.result
@@ -125,6 +131,7 @@ class _Entry:
     job: TextJob
     run: Any
     done: threading.Event = field(default_factory=threading.Event)
+    started: bool = False  # its batch has begun
     result: TextResult | None = None
     error: BaseException | None = None
 
@@ -147,6 +154,8 @@ def batcher_for(settings) -> Batcher:
 
 def _serve(engine: TextEngine, entries: list[_Entry]) -> None:
     """One request alone on the single path (exactly what the bare library makes), several in one batch."""
+    for entry in entries:
+        entry.started = True
     if len(entries) == 1:
         try:
             entries[0].end(result=_generate_alone(engine, entries[0].job, entries[0].run))

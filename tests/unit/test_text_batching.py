@@ -139,3 +139,16 @@ def test_concurrent_jobs_in_one_worker_are_answered_and_saved_each_in_its_owners
         assert result.text_path.is_relative_to(tmp_path / f"visitor{i}")
         assert result.text_path.read_text() == result.sequences[0].text
         assert runs[f"visitor{i}"].events  # each streamed to its own page
+
+
+def test_a_request_that_waits_for_the_model_is_told_so(tmp_path):
+    settings = Settings(outputs_dir=tmp_path)
+    job = tasks.TextJob(LoadRequest("embedded/text-tiny"), TextRequest(PROMPTS[1], max_new_tokens=4, greedy=True))
+    run = FakeRun(settings)
+    thread = threading.Thread(target=tasks.generate, args=(job, run))
+    with tasks.batcher_for(settings).lock:  # someone else's batch holds the model for a while
+        thread.start()
+        time.sleep(0.6)
+    thread.join(timeout=30)
+    messages = [getattr(e, "message", "") for e in run.events]
+    assert messages[0] == tasks.WAITING and any(getattr(e, "preview", None) for e in run.events)
