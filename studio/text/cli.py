@@ -5,32 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 
-from studio.devices import PRECISIONS
+from studio.forms import Field
 
-DEFAULT_MODEL = "embedded/text-tiny"
+from .form import FIELDS, parse_form
+
+SCOPE = {"any_path": True}  # a person at a terminal may name any folder on their machine
+
+
+def flagged() -> list[Field]:
+    return [f for f in FIELDS.values() if f.cli]
+
+
+def _flag(parser: argparse.ArgumentParser, field: Field) -> None:
+    """A flag whose type, default, choices and help come from the form's declaration."""
+    kwargs = dict(dest=field.name, default=field.default, help=field.cli_help())
+    if field.ui == "checkbox":  # --greedy / --no-greedy
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif field.name == "stop_text":  # repeatable: each flag is one stop sequence, taken as typed
+        kwargs.update(action="append", default=[], help="A stop sequence (repeat the flag for more).")
+    else:
+        kwargs.update(type=field.cli_type, choices=field.choices or None)
+    if field.name == "backend":
+        kwargs["help"] += (" Any http(s) URL ending in /v1 works here; its key comes from STUDIO_OPENAI_API_KEY "
+                           "(or OPENAI_API_KEY).")
+    elif field.name == "backend_model":
+        kwargs["help"] += " Default: --model."
+    parser.add_argument(field.cli_flag, **kwargs)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prompt", required=True, help="the prompt (in --chat mode, the user's message)")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="preset, hub id or local folder")
-    parser.add_argument("--precision", choices=PRECISIONS, default="full")
-    parser.add_argument("--quant-type", choices=["nf4", "fp4"], default="nf4", help="4-bit only")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--top-k", type=int, default=50)
-    parser.add_argument("--repetition-penalty", type=float, default=1.0)
-    parser.add_argument("--greedy", action="store_true")
-    parser.add_argument("--num-sequences", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--stop", action="append", default=[], help="a stop sequence (repeatable)")
-    parser.add_argument("--chat", action="store_true", help="apply the model's chat template")
-    parser.add_argument("--system", default="", help="system prompt in --chat mode")
+    for field in flagged():
+        _flag(parser, field)
     parser.add_argument("--stream", action="store_true", help="print tokens to stderr as they come")
-    parser.add_argument("--openai-base-url", default="",
-                        help="use a model on an OpenAI-compatible server instead (e.g. http://host:8000/v1); "
-                             "its key comes from STUDIO_OPENAI_API_KEY (or OPENAI_API_KEY)")
-    parser.add_argument("--openai-model", default="", help="the model's name on that server (default: --model)")
 
 
 def run(args: argparse.Namespace, settings) -> dict:
@@ -52,19 +58,17 @@ def run(args: argparse.Namespace, settings) -> dict:
 
 def _generate(args: argparse.Namespace, settings) -> dict:
     from studio.devices import set_torch_threads
-    from studio.loading import LoadRequest
     from studio.text.engine import TextEngine, TextSaved
     from studio.text.generate import Limits, SequenceDone, TextChunk
     from studio.text.remote import normalize_url
 
-    request = _request(args)
-    if args.openai_base_url:
-        events, model = _remote_events(args, request, settings), args.openai_model or args.model
-    else:
-        load = LoadRequest(args.model, precision=args.precision, quant_type=args.quant_type, any_path=True)
+    form = parse_form({f.name: getattr(args, f.name) for f in flagged()})
+    if form.local:
         set_torch_threads(settings.torch_threads)  # this process is the command's own
-        events = TextEngine(settings).generate(load, request, limits=Limits(max_prompt_tokens=None))
-        model = args.model
+        events = TextEngine(settings).generate(form.load(**SCOPE), form.request, limits=Limits(max_prompt_tokens=None))
+        model = form.model
+    else:
+        events, model = _remote_events(form, settings), form.backend_model or form.model
     saved = None
     notes: list[str] = []
     for event in events:
@@ -78,7 +82,7 @@ def _generate(args: argparse.Namespace, settings) -> dict:
             saved = event
     return {
         "model": model,
-        **({"backend": normalize_url(args.openai_base_url)} if args.openai_base_url else {}),
+        **({} if form.local else {"backend": normalize_url(form.backend)}),
         "texts": [d.text for d in saved.sequences],
         "stats": [vars(d.stats) for d in saved.sequences],
         "seeds": [d.seed for d in saved.sequences],
@@ -88,7 +92,7 @@ def _generate(args: argparse.Namespace, settings) -> dict:
     }
 
 
-def _remote_events(args: argparse.Namespace, request, settings):
+def _remote_events(form, settings):
     """A model on any OpenAI-compatible server (a person at a terminal may name any URL); saved like a local one."""
     import os
     import time
@@ -97,22 +101,11 @@ def _remote_events(args: argparse.Namespace, request, settings):
     from studio.text.generate import SequenceDone
     from studio.text.remote import api_key_from_env, RemoteModel, stream_remote, timeout_from_env
 
-    remote = RemoteModel(args.openai_base_url, args.openai_model or args.model, timeout_from_env())
+    remote = RemoteModel(form.backend, form.backend_model or form.model, timeout_from_env())
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     done = []
-    for event in stream_remote(remote, request, api_key_from_env() or os.environ.get("OPENAI_API_KEY")):
+    for event in stream_remote(remote, form.request, api_key_from_env() or os.environ.get("OPENAI_API_KEY")):
         if isinstance(event, SequenceDone):
             done.append(event)
         yield event
-    yield save_answer(settings.outputs_dir, request, remote.describe(), done, started)
-
-
-def _request(args: argparse.Namespace):
-    from studio.text.request import TextRequest
-
-    return TextRequest(
-        prompt=args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-        top_k=args.top_k, repetition_penalty=args.repetition_penalty, greedy=args.greedy,
-        num_sequences=args.num_sequences, seed=args.seed, stop_sequences=tuple(args.stop), chat=args.chat,
-        system_prompt=args.system,
-    )
+    yield save_answer(settings.outputs_dir, form.request, remote.describe(), done, started)

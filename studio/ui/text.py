@@ -8,6 +8,9 @@ generation within one token. Remote code is the operator's setting alone.
 The Backend choice sends the prompt to another OpenAI-compatible server
 instead (`studio.text.tasks:generate_remote`), one of those the operator
 allows (STUDIO_OPENAI_BACKENDS); its events look the same, so the view is one.
+Every setting is built from its declaration in `studio.text.form` by
+`common.control`, and `parse_form` checks the click with the same declarations
+the command line and `TextRequest` use.
 """
 
 from __future__ import annotations
@@ -17,17 +20,17 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.devices import PRECISIONS
 from studio.errors import StudioError
 from studio.registry import finetuned_text_models, presets
-from studio.text.remote import allowed_backends, ENV_BACKENDS, LOCAL
+from studio.text.form import FIELDS, FORM_FIELDS, LOCAL, LOCAL_ONLY, parse_form
+from studio.text.remote import allowed_backends, ENV_BACKENDS
 
-from .common import preset_card, user_errors
+from .common import control, form_handler, preset_card, user_errors
 from .context import Studio
 from .relay import JobView, relay, waiting_text
 
 TEXT_PRESETS = presets("text")
-DEFAULT_MODEL = TEXT_PRESETS[0].id
+DEFAULT_MODEL = FIELDS["model"].default
 FRAME_S = 0.1  # the page gets at most ~10 updates a second, each with only what changed
 CHARS_PER_TOKEN_MAX = 32  # a prompt longer than this many characters per allowed token cannot fit: refused at once
 # Each example is one the embedded model answers right: sums with greedy decoding, its facts, story starts.
@@ -68,12 +71,14 @@ def backend_info(choices: list[str]) -> str:
     return f"other OpenAI-compatible servers: none allowed here (the operator lists them in {ENV_BACKENDS})"
 
 
-def _plain_content(content) -> str:
-    if isinstance(content, list):  # Gradio 6 hands chat content back as a list of parts
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    return str(content or "")
+def backend_fields(backend: str, locked: bool) -> list[bool]:
+    """Which of (the model's name on another server, the model card, *LOCAL_ONLY) show for this Backend choice.
+
+    None of this studio's model settings apply while another server answers; the typed-id box stays hidden while
+    the studio is locked to its presets (`app.py` hides it when the page loads).
+    """
+    remote = bool(backend) and backend != LOCAL
+    return [remote, not remote] + [not remote and not (locked and name == "custom_model") for name in LOCAL_ONLY]
 
 
 def format_stats(done, page_ttft: float | None = None) -> str:
@@ -172,43 +177,36 @@ def check_limits(studio: Studio, text_request) -> None:
                           "or press Clear to start a new chat.")
 
 
+ELEM_IDS = {"chat": "text-chat-mode", "stop_text": "text-stop-sequences"}  # the rest: text-<name>
+
+
 def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     studio.warm_up_with("text", "studio.text.tasks:warm")
 
     # ---- handlers ------------------------------------------------------------------------------
 
+    @form_handler(FORM_FIELDS)
     @user_errors
-    def generate(prompt, chat, system_prompt, history, model, custom_model, precision, quant_type, double_quant,
-                 max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy, num_sequences, seed,
-                 stop_text, ignore_eos, backend, backend_model, request: gr.Request):
-        from studio.loading import LoadRequest
-        from studio.text.request import TextRequest, parse_stop_sequences
+    def generate(values: dict, request: gr.Request):
         from studio.text.tasks import TextJob
 
-        history = [{"role": m["role"], "content": _plain_content(m.get("content"))} for m in (history or [])
-                   if isinstance(m, dict)] if chat else []
-        text_request = TextRequest(
-            prompt=prompt or "", max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=top_k,
-            repetition_penalty=repetition_penalty, greedy=bool(greedy), num_sequences=num_sequences,
-            seed=seed if seed is not None else 0, stop_sequences=parse_stop_sequences(stop_text),
-            ignore_eos=bool(ignore_eos), chat=bool(chat), system_prompt=system_prompt or "", history=tuple(history),
-        )
+        form = parse_form(values)
+        text_request = form.request
         check_limits(studio, text_request)
-        chat_view = history + [{"role": "user", "content": text_request.prompt}] if chat else []
-        if backend and backend != LOCAL:
+        chat_view = [*text_request.history, {"role": "user", "content": text_request.prompt}] \
+            if text_request.chat else []
+        if form.local:
+            load = form.load(**studio.model_scope(request))
+            job = studio.submit(request, "text", "studio.text.tasks:generate", TextJob(load, text_request),
+                                label=f"text: {load.name}")
+        else:
             from studio.text.remote import api_key_from_env, choose_backend, RemoteTextJob
 
-            remote = choose_backend(backend, backend_model)
+            remote = choose_backend(form.backend, form.backend_model)
             job = studio.submit(request, "text", "studio.text.tasks:generate_remote",
                                 RemoteTextJob(remote, text_request, api_key=api_key_from_env()),
                                 label=f"text: {remote.label}")
-            yield from relay(studio, job, TextView(bool(chat), chat_view), interval=FRAME_S)
-            return
-        load = LoadRequest((custom_model or "").strip() or model or DEFAULT_MODEL, precision=precision,
-                           quant_type=quant_type, double_quant=bool(double_quant), **studio.model_scope(request))
-        job = studio.submit(request, "text", "studio.text.tasks:generate", TextJob(load, text_request),
-                            label=f"text: {load.name}")
-        yield from relay(studio, job, TextView(bool(chat), chat_view), interval=FRAME_S)
+        yield from relay(studio, job, TextView(text_request.chat, chat_view), interval=FRAME_S)
 
     def stop_generation(request: gr.Request):
         studio.stop(request, "text")
@@ -231,21 +229,24 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
         return gr.update(choices=choices, value=current if current in choices else LOCAL, info=backend_info(choices))
 
     def toggle_backend(backend):
-        return gr.update(visible=bool(backend) and backend != LOCAL)
+        return [gr.update(visible=shown) for shown in backend_fields(backend, studio.settings.locked)]
 
     # ---- layout --------------------------------------------------------------------------------
 
+    form: dict = {}
+
+    def add(name: str, **extra):
+        elem_id = ELEM_IDS.get(name, "text-" + name.replace("_", "-"))
+        form[name] = control(FIELDS[name], elem_id=elem_id, **extra)
+        return form[name]
+
     with gr.Row():
         with gr.Column(scale=3):
-            chat = gr.Checkbox(label="Chat mode (uses the model's chat template)", value=False,
-                               elem_id="text-chat-mode")
-            system_prompt = gr.Textbox(label="System prompt", value="You are a helpful assistant.", lines=1,
-                                       visible=False, elem_id="text-system-prompt",
-                                       info="models whose chat template has no system turn get it at the start "
-                                            "of the first message")
-            chatbot = gr.Chatbot(label="Chat", visible=False, height=320, elem_id="text-chatbot")
-            prompt = gr.Textbox(label="Prompt", lines=1, max_lines=12, placeholder="Once upon a time",
-                                info="Enter sends, Shift+Enter starts a new line", elem_id="text-prompt")
+            chat = add("chat")
+            system_prompt = add("system_prompt", lines=1, visible=False)
+            chatbot = form["history"] = gr.Chatbot(label="Chat", visible=False, height=320, elem_id="text-chatbot")
+            prompt = add("prompt", lines=1, max_lines=12, placeholder="Once upon a time",
+                         info=f"{FIELDS['prompt'].help[:-1]}; Enter sends, Shift+Enter starts a new line.")
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="text-generate")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="text-stop")
@@ -257,45 +258,30 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
         with gr.Column(scale=2):
             backends = backend_choices()
             with gr.Row():
-                backend = gr.Dropdown(backends, value=LOCAL, label="Backend", elem_id="text-backend",
-                                      allow_custom_value=True, info=backend_info(backends))
-                backend_model = gr.Textbox("", label="Model name on that server", visible=False,
-                                           elem_id="text-backend-model", placeholder="e.g. embedded/text-tiny")
-            model = gr.Dropdown(model_choices(None), value=DEFAULT_MODEL, label="Model", elem_id="text-model",
-                                allow_custom_value=True, info="your fine-tuned adapters appear here when a run finishes")
-            custom_model = gr.Textbox("", label="Or type a hub id", placeholder="owner/name",
-                                      elem_id="text-custom-model")
+                backend = add("backend", choices=backends, allow_custom_value=True, info=backend_info(backends))
+                backend_model = add("backend_model", visible=False, placeholder="e.g. embedded/text-tiny")
+            model = add("model", choices=model_choices(None), allow_custom_value=True,
+                        info=f"{FIELDS['model'].help[:-1]}; your fine-tuned adapters appear here when a run finishes.")
+            custom_model = add("custom_model", placeholder="owner/name")
             card = gr.Markdown(model_card(DEFAULT_MODEL), elem_id="text-model-card")
-            precision = gr.Radio(list(PRECISIONS), value="full", label="Precision", elem_id="text-precision")
+            add("precision")
             with gr.Row():
-                quant_type = gr.Radio(["nf4", "fp4"], value="nf4", label="4-bit type", elem_id="text-quant-type")
-                double_quant = gr.Checkbox(label="Double quantization", value=True, elem_id="text-double-quant")
+                add("quant_type")
+                add("double_quant")
             with gr.Accordion("Sampling", open=True):
-                max_new_tokens = gr.Slider(1, 4096, value=128, step=1, label="Max new tokens",
-                                           elem_id="text-max-new-tokens",
-                                           info="at most the studio's limit and what the model's context leaves")
-                greedy = gr.Checkbox(label="Greedy (always the most likely token)", value=False,
-                                     elem_id="text-greedy")
-                temperature = gr.Slider(0, 2, value=0.8, step=0.05, label="Temperature", elem_id="text-temperature")
-                top_p = gr.Slider(0.01, 1, value=0.95, step=0.01, label="Top-p", elem_id="text-top-p")
-                top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k (0 = off)", elem_id="text-top-k")
-                repetition_penalty = gr.Slider(0.5, 2, value=1.0, step=0.05, label="Repetition penalty",
-                                               elem_id="text-repetition-penalty")
-                num_sequences = gr.Slider(1, 8, value=1, step=1, label="Sequences", elem_id="text-num-sequences")
-                seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (sequence i uses seed + i)",
-                                 elem_id="text-seed")
-                stop_text = gr.Textbox("", label="Stop sequences (one per line, \\n for a newline)", lines=2,
-                                       elem_id="text-stop-sequences")
-                ignore_eos = gr.Checkbox(label="Ignore end of text (write until max new tokens)", value=False,
-                                         elem_id="text-ignore-eos")
+                add("max_new_tokens")
+                greedy = add("greedy")
+                for name in ("temperature", "top_p", "top_k", "repetition_penalty", "num_sequences"):
+                    add(name)
+                add("seed", precision=0)
+                stop_text = add("stop_text", lines=2)
+                add("ignore_eos")
     with gr.Row():
         gr.Examples(EXAMPLES, inputs=[prompt, chat, greedy, stop_text], label="Examples the built-in model answers")
 
     # ---- wiring --------------------------------------------------------------------------------
 
-    inputs = [prompt, chat, system_prompt, chatbot, model, custom_model, precision, quant_type, double_quant,
-              max_new_tokens, temperature, top_p, top_k, repetition_penalty, greedy, num_sequences, seed, stop_text,
-              ignore_eos, backend, backend_model]
+    inputs = [form[n] for n in FORM_FIELDS]
     outputs = [answer, chatbot, stats, download]
     gen_event = generate_btn.click(generate, inputs, outputs, api_name="text_generate", concurrency_id="text")
     submit_event = prompt.submit(generate, inputs, outputs, api_visibility="private", concurrency_id="text")
@@ -308,9 +294,10 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     model.focus(refresh_models, model, model, api_visibility="private", queue=False)
     demo.load(refresh_models, model, model, api_visibility="private", queue=False)
     demo.load(refresh_backends, backend, backend, api_visibility="private", queue=False)
-    backend.change(toggle_backend, backend, backend_model, api_visibility="private", queue=False)
-    for control in (model, custom_model):
-        control.change(model_card, [model, custom_model], card, api_visibility="private")
+    backend.change(toggle_backend, backend, [backend_model, card, *(form[n] for n in LOCAL_ONLY)],
+                   api_visibility="private", queue=False)
+    for choice in (model, custom_model):
+        choice.change(model_card, [model, custom_model], card, api_visibility="private")
     return dict(prompt=prompt, chat=chat, chatbot=chatbot, answer=answer, stats=stats, model=model, backend=backend,
                 backend_model=backend_model,
                 generate=generate_btn, stop=stop_btn, clear=clear_btn, generate_event=gen_event,

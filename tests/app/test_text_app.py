@@ -115,6 +115,27 @@ def test_remote_code_is_not_an_api_parameter(client):
         client.predict(prompt="hi", trust_remote_code=True, api_name=API)
 
 
+def test_the_api_takes_its_parameters_and_defaults_from_the_form(client):
+    """The public parameters are the form's names in its order, each defaulting to the form's declaration."""
+    from studio.text.form import FIELDS, FORM_FIELDS
+
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"][API]
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in endpoint["parameters"]}
+    assert list(defaults) == list(FORM_FIELDS)
+    assert {n: defaults[n] for n in FIELDS} == {n: f.default for n, f in FIELDS.items()}
+
+
+def test_a_refused_number_reads_as_the_request_words_it(client):
+    from studio.errors import ConfigError
+    from studio.text.request import TextRequest
+
+    with pytest.raises(ConfigError) as expected:
+        TextRequest("hi", seed=-3)
+    with pytest.raises(Exception) as err:
+        client.predict(prompt="hi", seed=-3, api_name=API)
+    assert str(expected.value) in str(err.value)  # "seed: -3 is not valid; use a whole number from 0 to ..."
+
+
 def test_a_fine_tuned_model_is_listed_and_loadable_for_its_owner_only(studio_url, studio_settings):
     from studio.ui.text import model_choices
 

@@ -1,4 +1,5 @@
-"""The Text tab in Chromium: a chat that sends on Enter, a long stream the page keeps up with, Stop, Clear."""
+"""The Text tab in Chromium: a chat that sends on Enter, a long stream the page keeps up with, Stop, Clear, and the
+Backend choice (the local model's fields hidden while another server answers, an unreachable one named)."""
 
 import contextlib
 import time
@@ -128,3 +129,56 @@ def test_a_long_stream_never_leaves_the_page_behind_and_stop_ends_it(studio_page
         grew = [t for t, n in seen if n > at_stop]
         assert not grew or grew[-1] - stop_at <= 0.5, f"text still came {grew[-1] - stop_at:.2f} s after Stop"
         assert stopped_in <= 1.5, f"the stopped answer took {stopped_in:.2f} s to show"
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_the_backend_choice_swaps_the_model_fields_and_an_unreachable_server_is_named(studio_page, tmp_path,
+                                                                                      monkeypatch):
+    """Backend lists the servers the operator allows (read when the page loads); choosing one hides what applies
+    to this studio's model only (model, card, precision, top-k, repetition penalty) and asks for the model's name
+    there; a server that does not answer is one toast naming its address; local brings the model fields back."""
+    from studio.text import remote
+    from tests.app.conftest import free_port
+
+    page = studio_page
+    backend, backend_model = page.locator("#text-backend"), page.locator("#text-backend-model")
+    local_only = ["#text-model", "#text-custom-model", "#text-model-card", "#text-precision", "#text-quant-type",
+                  "#text-double-quant", "#text-top-k", "#text-repetition-penalty"]
+    with screenshot_on_failure(page, tmp_path, "text-backend"):
+        monkeypatch.delenv(remote.ENV_BACKENDS, raising=False)
+        page.get_by_role("tab", name="Text").click()
+        expect(backend).to_contain_text("none allowed here")
+        expect(backend).to_contain_text(remote.ENV_BACKENDS)
+
+        closed = f"http://127.0.0.1:{free_port()}/v1"  # allowed by the operator, but nothing listens there
+        monkeypatch.setenv(remote.ENV_BACKENDS, closed)
+        page.reload()
+        page.get_by_role("tab", name="Text").click()
+        expect(backend).to_contain_text("another OpenAI-compatible server answers instead")
+        for shown in local_only:
+            expect(page.locator(shown)).to_be_visible()
+        expect(backend_model).to_be_hidden()
+
+        choose(page, "text-backend", closed)
+        expect(backend_model).to_be_visible()
+        for hidden in local_only:  # this studio's model, its loading and top-k/repetition penalty: not sent there
+            expect(page.locator(hidden)).to_be_hidden()
+        for shown in ("#text-temperature", "#text-top-p", "#text-seed", "#text-stop-sequences"):  # these are sent
+            expect(page.locator(shown)).to_be_visible()
+
+        backend_model.locator("input, textarea").first.fill("embedded/text-tiny")
+        page.locator(PROMPT).fill("Once upon a time")
+        page.locator("#text-generate").click()
+        toast = page.locator(".toast-body").filter(has_text="Could not reach")
+        expect(toast).to_be_visible(timeout=30_000)
+        expect(toast).to_contain_text(f"the OpenAI-compatible server at {closed}: check that it is running")
+        expect(page.locator("#text-answer textarea")).to_have_value("")
+
+        choose(page, "text-backend", remote.LOCAL)
+        for shown in local_only:
+            expect(page.locator(shown)).to_be_visible()
+        expect(backend_model).to_be_hidden()

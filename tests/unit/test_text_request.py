@@ -40,6 +40,18 @@ def test_whole_floats_from_sliders_become_ints():
     assert all(isinstance(v, int) for v in (request.max_new_tokens, request.num_sequences, request.top_k))
 
 
+def test_range_refusals_name_the_field_and_its_declared_range():
+    with pytest.raises(StudioError, match=r"^max_new_tokens: 2.5 is not valid; use a whole number from 1 to 4096\.$"):
+        TextRequest("hi", max_new_tokens=2.5)
+    with pytest.raises(StudioError, match=r"^temperature: nan is not valid; use a finite number: a number from 0 to 2"):
+        TextRequest("hi", temperature=float("nan"))
+
+
+def test_one_stop_sequence_given_as_text_stays_one():
+    assert TextRequest("hi", stop_sequences="END").stop_sequences == ("END",)
+    assert TextRequest("hi", stop_sequences=["a", "b"]).stop_sequences == ("a", "b")
+
+
 def test_greedy_when_temperature_is_zero_or_asked():
     assert not TextRequest("hi", temperature=0).sampling
     assert not TextRequest("hi", greedy=True).sampling
