@@ -54,6 +54,7 @@ class PlaygroundConfig:
     test_fraction: float = 0.25
     seed: int = 0
     features: tuple[str, ...] = ("x", "y")  # 2-D data sets: what the network sees of each point
+    balance: float = 0.5  # 2-D data sets: share of the points in class 0 (blue); 0.5 is even
     # Shape of the network; per-layer tuples have one entry per hidden layer
     widths: tuple[int, ...] = (64, 64, 64)
     activations: tuple[str, ...] = ("gelu", "gelu", "gelu")
@@ -124,6 +125,7 @@ def check_config(c: PlaygroundConfig) -> None:
     _within("samples", c.samples, 50, 20000, "a number of samples")
     _within("noise", c.noise, 0.0, 1.0, "a noise level")
     _within("test fraction", c.test_fraction, 0.05, 0.5, "a fraction")
+    _within("class balance", c.balance, 0.1, 0.9, "a share of blue points")
     _within("validation fraction", c.val_fraction, 0.0, 0.5, "a fraction")
     _within("seed", c.seed, 0, 2**31 - 1, "a seed")
     if not isinstance(c.features, tuple) or not c.features or not set(c.features) <= set(FEATURE_IDS):

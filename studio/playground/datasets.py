@@ -33,6 +33,12 @@ class Split:
         lengths = None if self.lengths is None else self.lengths[index]
         return Split(self.x[index], self.y[index], lengths)
 
+    @staticmethod
+    def joined(*splits: "Split") -> "Split":
+        """The rows of several splits of one data set, one after another."""
+        lengths = None if splits[0].lengths is None else torch.cat([s.lengths for s in splits])
+        return Split(torch.cat([s.x for s in splits]), torch.cat([s.y for s in splits]), lengths)
+
 
 @dataclass
 class ToyDataset:

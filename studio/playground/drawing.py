@@ -91,18 +91,27 @@ def point_extent(points: np.ndarray, margin: float = 0.15) -> tuple[float, float
 def heat(values: np.ndarray, size: int | tuple[int, int], symmetric: bool = True) -> np.ndarray:
     """A 2-D array as an RGB tile (size, or (height, width)): blue below zero, orange above, white at zero;
     when not `symmetric`, blue at the lowest value and orange at the highest."""
+    return heat_tiles(np.asarray(values)[None], size, symmetric)[0]
+
+
+def heat_tiles(stack: np.ndarray, size: int | tuple[int, int], symmetric: bool = True) -> np.ndarray:
+    """(k, h, w) arrays as k RGB tiles, each scaled to its own range as `heat` does, in one pass over the
+    stack (a snapshot draws a dozen units per layer; tile by tile, the per-call overhead was most of it)."""
     height, width = (size, size) if isinstance(size, int) else size
-    values = np.asarray(values, dtype=np.float32)
+    rows = np.arange(height) * stack.shape[1] // height
+    cols = np.arange(width) * stack.shape[2] // width
+    values = np.asarray(stack, dtype=np.float32)[:, rows][:, :, cols]  # pick the pixels' cells first
+    flat = values.reshape(len(values), -1)
     if symmetric:
-        scale = float(np.abs(values).max()) or 1.0
-        unit = 0.5 + 0.5 * values / scale
+        scale = np.abs(flat).max(1)
+        unit = 0.5 + 0.5 * values / np.where(scale > 0, scale, 1.0)[:, None, None]
     else:
-        lo, hi = float(values.min()), float(values.max())
-        unit = (values - lo) / (hi - lo) if hi > lo else np.full_like(values, 0.5)
+        lo, hi = flat.min(1), flat.max(1)
+        spread = hi - lo
+        unit = np.where((spread > 0)[:, None, None],
+                        (values - lo[:, None, None]) / np.where(spread > 0, spread, 1.0)[:, None, None], 0.5)
     levels = np.clip((unit * len(DIVERGING)).astype(np.int16), 0, len(DIVERGING) - 1)
-    rows = np.arange(height) * values.shape[0] // height
-    cols = np.arange(width) * values.shape[1] // width
-    return DIVERGING[levels[rows][:, cols]]
+    return DIVERGING[levels]
 
 
 def bars(values: np.ndarray, width: int, height: int) -> np.ndarray:

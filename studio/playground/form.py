@@ -15,16 +15,17 @@ from studio.errors import ConfigError
 from .config import MAX_LAYERS, PlaygroundConfig, defaults_for
 
 NUMBER_FIELDS = {
-    "samples": int, "noise": float, "test_fraction": float, "seed": int, "heads": int, "learning_rate": float, "weight_decay": float,
-    "batch_size": int, "epochs": int, "accumulation": int, "warmup_steps": int, "clip_norm": float, "patience": int,
+    "samples": int, "noise": float, "test_fraction": float, "balance": float, "seed": int, "heads": int,
+    "learning_rate": float, "weight_decay": float, "batch_size": int, "epochs": int, "accumulation": int,
+    "warmup_steps": int, "clip_norm": float, "patience": int,
 }
 LABELS = {
     "learning_rate": "learning rate", "weight_decay": "weight decay", "batch_size": "batch size",
     "accumulation": "gradient accumulation", "warmup_steps": "warmup steps", "clip_norm": "gradient clipping",
-    "test_fraction": "test fraction",
+    "test_fraction": "test fraction", "balance": "class balance",
 }
 FORM_FIELDS = (
-    "model", "dataset", "samples", "noise", "test_fraction", "features", "seed",
+    "model", "dataset", "samples", "noise", "test_fraction", "balance", "features", "seed",
     "layers", "width", "activation", "dropout", "batch_norm", "residual",
     "rnn_cell", "bidirectional", "pooling", "heads", "norm", "positions",
     "learning_rate", "weight_decay", "batch_size", "epochs", "accumulation", "scheduler", "warmup_steps",

@@ -106,6 +106,7 @@ def _short(text: str) -> str:
 
 # The built-in lessons. Small data and few epochs, so each step trains in seconds on a laptop.
 _POINTS = dict(samples=600, noise=0.05, epochs=60, patience=0)
+_RARE = dict(samples=600, epochs=60, patience=0)
 BUILT_IN: dict[str, Lesson] = {lesson.title: lesson for lesson in (
     Lesson("What a hidden layer adds", (
         step("Two hidden units are about as much as a straight line can do: on the circle they can cut the "
@@ -150,6 +151,17 @@ BUILT_IN: dict[str, Lesson] = {lesson.title: lesson for lesson in (
         step("A CNN slides small filters over the image, so a stroke is the same stroke anywhere. Compare "
              "parameters and accuracy with step 1, and look inside at the feature maps.",
              "cnn", dataset="digits", widths=(16, 32), epochs=15, patience=0),
+    )),
+    Lesson("When one class is rare", (
+        step("Two overlapping clouds, half the points blue. Train, and note the test accuracy and how much of "
+             "the plane the network gives to blue.",
+             "mlp", dataset="gaussians", noise=0.5, widths=(16,), activations=("relu",), dropouts=(0.0,),
+             residual=False, **_RARE),
+        step("The same clouds with only one point in ten blue (class balance 0.1). The test accuracy goes up, "
+             "yet the blue region shrinks and many blue rings land on orange: a network that always said "
+             "orange would score 0.9. Accuracy alone hides a rare class.",
+             "mlp", dataset="gaussians", noise=0.5, balance=0.1, widths=(16,), activations=("relu",),
+             dropouts=(0.0,), residual=False, **_RARE),
     )),
     Lesson("Why order needs recurrence or attention", (
         step("Parity: is the number of ones odd? Every element matters. An RNN reads the sequence one step at "

@@ -23,7 +23,7 @@ from torch import nn
 
 from .config import PlaygroundConfig
 from .datasets import ToyDataset, describe_sequence
-from .drawing import bars, grey, heat, sheet
+from .drawing import bars, grey, heat, heat_tiles, sheet
 from .models import MLP, ResidualMLP, SequenceRNN, TransformerClassifier
 from .preview import painter_for
 from .toydata import expand_features
@@ -54,7 +54,7 @@ def _in_eval(model: nn.Module, fn):
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.inference_mode():
             return fn()
     finally:
         model.train(was_training)
@@ -88,7 +88,7 @@ def boundary_snapshot(data: ToyDataset) -> Snapshot:
             for i, values in enumerate(recorder.values, 1):
                 units = values.shape[1]
                 shown = min(units, UNITS_SHOWN)
-                tiles = [heat(values[:, u].reshape(GRID, GRID).numpy(), TILE) for u in range(shown)]
+                tiles = list(heat_tiles(values[:, :shown].T.reshape(shown, GRID, GRID).numpy(), TILE))
                 rows.append((f"hidden {i}: {shown} of {units} units", tiles))
             out["inside"] = sheet(rows)
             out["inside_caption"] = "Each hidden unit's output over the input plane (blue < 0 < orange)"
@@ -115,7 +115,7 @@ def cnn_snapshot(data: ToyDataset) -> Snapshot:
             channels = fmap.shape[1]
             shown = min(channels, UNITS_SHOWN)
             size = fmap.shape[-1]
-            tiles = [heat(fmap[0, ch].numpy(), TILE, symmetric=False) for ch in range(shown)]
+            tiles = list(heat_tiles(fmap[0, :shown].numpy(), TILE, symmetric=False))
             name = "stem" if i == 0 else f"block {i}"
             rows.append((f"{name}: {shown} of {channels} feature maps, {size}x{size}", tiles))
             if gate is not None:
@@ -133,7 +133,7 @@ def weights_snapshot() -> Snapshot:
         first = model.hidden[0].linear if isinstance(model, MLP) else model.blocks[0].main[0]
         weight = first.weight.detach()
         shown = min(weight.shape[0], UNITS_SHOWN * 2)
-        tiles = [heat(weight[u].reshape(8, 8).numpy(), TILE) for u in range(shown)]
+        tiles = list(heat_tiles(weight[:shown].reshape(shown, 8, 8).numpy(), TILE))
         rows = [(f"units {i + 1}-{min(i + UNITS_SHOWN, shown)}", tiles[i:i + UNITS_SHOWN])
                 for i in range(0, shown, UNITS_SHOWN)]
         return {"inside": sheet(rows), "inside_caption": "First-layer weights of each unit as 8x8 pictures"}
@@ -164,8 +164,7 @@ def sequence_snapshot(data: ToyDataset, count: int = 6) -> Snapshot:
                 model(one, torch.tensor([n]))
             finally:
                 watch.close()
-            rows = [(f"block {b}: heads 1-{w.shape[1]}", [heat(w[0, h].numpy(), 72, symmetric=False)
-                                                          for h in range(w.shape[1])])
+            rows = [(f"block {b}: heads 1-{w.shape[1]}", list(heat_tiles(w[0].numpy(), 72, symmetric=False)))
                     for b, w in enumerate(watch.values, 1)]
             return {"inside": sheet(rows),
                     "inside_caption": f"Attention of every head (rows: query token, columns: key token) for {text}"}

@@ -3,7 +3,8 @@
 NumPy only (no torch), so the page can draw a data set the moment it is chosen,
 before anything trains; `datasets.make_dataset` turns the same arrays into
 tensors in the worker. Point data sets feed the network chosen input features
-of (x, y), as in TensorFlow Playground (x, y, x², y², xy, sin x, sin y).
+of (x, y), as in TensorFlow Playground (x, y, x², y², xy, sin x, sin y), and
+make a chosen share of their points blue (class 0): the class balance.
 """
 
 from __future__ import annotations
@@ -41,10 +42,22 @@ def expand_features(points: np.ndarray, features: tuple[str, ...]) -> np.ndarray
 
 # 2-D points ---------------------------------------------------------------
 
+EVEN = 0.5
 
-def spiral(n: int, noise: float, rng: np.random.Generator):
+
+def class_labels(n: int, balance: float, rng: np.random.Generator) -> np.ndarray:
+    """n labels of 0 (blue) and 1 (orange), exactly round(n * balance) of them 0, in random order.
+
+    An even balance flips a coin per point instead, as every data set did before the control
+    existed, so setups shared before then still make the very same points."""
+    if balance == EVEN:
+        return rng.integers(0, 2, n)
+    return (rng.permutation(n) >= round(n * balance)).astype(np.int64)
+
+
+def spiral(n: int, noise: float, balance: float, rng: np.random.Generator):
     """Two interleaved arms; noise is jitter relative to the arm spacing."""
-    y = rng.integers(0, 2, n)
+    y = class_labels(n, balance, rng)
     t = np.sqrt(rng.uniform(0.0, 1.0, n)) * 3 * np.pi  # sqrt keeps density even along the arm
     r = t / (3 * np.pi)
     angle = t + np.pi * y
@@ -52,29 +65,33 @@ def spiral(n: int, noise: float, rng: np.random.Generator):
     return x + rng.normal(0, noise * 0.1, x.shape), y
 
 
-def circle(n: int, noise: float, rng: np.random.Generator):
-    y = rng.integers(0, 2, n)
+def circle(n: int, noise: float, balance: float, rng: np.random.Generator):
+    y = class_labels(n, balance, rng)
     radius = np.where(y == 0, rng.uniform(0.0, 0.45, n), rng.uniform(0.6, 1.0, n))
     angle = rng.uniform(0, 2 * np.pi, n)
     x = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
     return x + rng.normal(0, noise * 0.2, x.shape), y
 
 
-def xor(n: int, noise: float, rng: np.random.Generator):
+def xor(n: int, noise: float, balance: float, rng: np.random.Generator):
+    """Orange where x and y have opposite signs; the label follows the quadrant."""
     x = rng.uniform(-1, 1, (n, 2))
     x += np.sign(x) * 0.05  # a small gap around the axes so the labels are learnable
+    if balance != EVEN:  # mirror the points whose quadrant gives the wrong class into a neighbouring one
+        wanted = class_labels(n, balance, rng)
+        x[:, 1] = np.where((x[:, 0] * x[:, 1] < 0) == wanted.astype(bool), x[:, 1], -x[:, 1])
     y = (x[:, 0] * x[:, 1] < 0).astype(int)
     return x + rng.normal(0, noise * 0.2, x.shape), y
 
 
-def gaussians(n: int, noise: float, rng: np.random.Generator):
-    y = rng.integers(0, 2, n)
+def gaussians(n: int, noise: float, balance: float, rng: np.random.Generator):
+    y = class_labels(n, balance, rng)
     centres = np.array([[-0.5, -0.5], [0.5, 0.5]])
     return centres[y] + rng.normal(0, 0.15 + noise, (n, 2)), y
 
 
-def moons(n: int, noise: float, rng: np.random.Generator):
-    y = rng.integers(0, 2, n)
+def moons(n: int, noise: float, balance: float, rng: np.random.Generator):
+    y = class_labels(n, balance, rng)
     t = rng.uniform(0, np.pi, n)
     upper = np.stack([np.cos(t), np.sin(t)], axis=1)
     lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], axis=1)
@@ -181,7 +198,7 @@ def make_arrays(config: PlaygroundConfig) -> ToyArrays:
     rng = np.random.default_rng(config.seed)
     lengths = points = None
     if config.dataset in POINT_MAKERS:
-        points, y = POINT_MAKERS[config.dataset](config.samples, config.noise, rng)
+        points, y = POINT_MAKERS[config.dataset](config.samples, config.noise, config.balance, rng)
         points = points.astype(np.float32)
         x = expand_features(points, config.features)
         kind, shape, classes = "points", (len(config.features),), ("blue", "orange")

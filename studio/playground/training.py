@@ -13,7 +13,6 @@ so training never changes the random state of the process that calls it.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -123,21 +122,50 @@ def _forward(model: nn.Module, split: Split, index: torch.Tensor | slice) -> tor
     return model(split.x[index], split.lengths[index])
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batch: int = 2048) -> tuple[float, float]:
+class HeldOut:
+    """Splits evaluated together after every epoch (validation and test): one pass in eval mode over their
+    rows joined, so an epoch pays for one mode switch and a forward or two, not per split and per batch."""
+
+    def __init__(self, *splits: Split, batch: int = 4096):
+        self.rows = Split.joined(*splits)
+        self.sizes = [len(s) for s in splits]
+        self.part = torch.repeat_interleave(torch.arange(len(splits)), torch.tensor(self.sizes))
+        self.batch = batch
+
+    @torch.inference_mode()
+    def evaluate(self, model: nn.Module) -> list[tuple[float, float]]:
+        """(mean cross-entropy, accuracy) of each split; NaNs for an empty one."""
+        was_training = model.training
+        model.eval()
+        try:
+            losses, hits = [], []
+            for start in range(0, len(self.rows), self.batch):
+                idx = slice(start, start + self.batch)
+                logits, targets = _forward(model, self.rows, idx), self.rows.y[idx]
+                losses.append(F.cross_entropy(logits, targets, reduction="none"))
+                hits.append((logits.argmax(1) == targets).float())
+        finally:
+            model.train(was_training)
+        sums = torch.zeros(2, len(self.sizes))
+        if losses:
+            sums[0].index_add_(0, self.part, torch.cat(losses))
+            sums[1].index_add_(0, self.part, torch.cat(hits))
+        loss_sums, correct = sums.tolist()
+        return [(l / n, c / n) if n else (math.nan, math.nan) for l, c, n in zip(loss_sums, correct, self.sizes)]
+
+
+def evaluate(model: nn.Module, split: Split) -> tuple[float, float]:
     """Mean cross-entropy and accuracy on a whole split, in eval mode."""
-    if len(split) == 0:
-        return float("nan"), float("nan")
-    was_training = model.training
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    for start in range(0, len(split), batch):
-        idx = slice(start, start + batch)
-        logits = _forward(model, split, idx)
-        loss_sum += F.cross_entropy(logits, split.y[idx], reduction="sum").item()
-        correct += (logits.argmax(1) == split.y[idx]).sum().item()
-    model.train(was_training)
-    return loss_sum / len(split), correct / len(split)
+    return HeldOut(split).evaluate(model)[0]
+
+
+def sum_correct(answers: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
+    """How many of an epoch's training answers were right: one count over the whole epoch, since per-step
+    counting (argmax, compare, sum, add) cost more than a step of a small network's optimiser."""
+    if not answers:
+        return 0
+    logits, targets = zip(*answers)
+    return int((torch.cat(logits).argmax(1) == torch.cat(targets)).sum())
 
 
 def _hold_out(train: Split, fraction: float, generator: torch.Generator) -> tuple[Split, Split]:
@@ -186,6 +214,7 @@ def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot |
                          f"{len(train)} train / {len(val)} validation / {len(data.test)} test examples",
                       {"parameters": float(params), "total_steps": float(total_steps)}))
 
+    held_out = HeldOut(val, data.test)
     best_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
     history: list[EpochMetrics] = []
     step, stopped, early = 0, False, False
@@ -195,7 +224,7 @@ def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot |
     for epoch in range(1, config.epochs + 1):
         batches = epoch_batches(torch.randperm(len(train), generator=generator), config.batch_size, drop_single)
         seen, loss_sum = 0, 0.0
-        correct = torch.zeros((), dtype=torch.long)  # summed as a tensor: one read per epoch, not per step
+        answers: list[tuple[torch.Tensor, torch.Tensor]] = []  # (logits, targets): scored once per epoch
         for window_start in range(0, len(batches), config.accumulation):
             window_index = batches[window_start:window_start + config.accumulation]
             window_size = sum(len(i) for i in window_index)
@@ -207,7 +236,7 @@ def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot |
                 # Weight each micro-batch by its share of the window, so a partial window is a true mean.
                 (loss if len(window_index) == 1 else loss * (len(index) / window_size)).backward()
                 window_loss += loss.item() * len(index)
-                correct += (logits.argmax(1) == targets).sum()
+                answers.append((logits.detach(), targets))
             step += 1
             if not math.isfinite(window_loss):
                 raise TrainingDiverged(step, window_loss / window_size)
@@ -229,9 +258,10 @@ def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot |
         if stopped and history:
             break  # the worker has a short grace period after a Stop: keep the best full epoch, skip the rest
 
-        correct = correct.item()
-        val_loss, val_acc = evaluate(model, val) if len(val) else (loss_sum / max(seen, 1), correct / max(seen, 1))
-        test_loss, test_acc = evaluate(model, data.test)
+        correct = sum_correct(answers)
+        (val_loss, val_acc), (test_loss, test_acc) = held_out.evaluate(model)
+        if not len(val):  # no validation rows held out: the epoch's training numbers stand in
+            val_loss, val_acc = loss_sum / max(seen, 1), correct / max(seen, 1)
         if not math.isfinite(val_loss):  # e.g. the weights overflowed although the batch losses did not
             raise TrainingDiverged(step, val_loss)
         metrics = EpochMetrics(epoch, step, loss_sum / max(seen, 1), correct / max(seen, 1),
@@ -239,7 +269,7 @@ def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot |
         history.append(metrics)
         if val_loss < best_loss:
             best_loss, best_epoch, bad_epochs = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
         else:
             bad_epochs += 1
         early = config.patience > 0 and bad_epochs >= config.patience

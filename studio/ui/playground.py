@@ -13,6 +13,7 @@ import html
 import time
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from studio.errors import StudioError
@@ -33,12 +34,14 @@ from .relay import JobView, relay, waiting_text
 
 KIND = "playground"
 TASK = "studio.playground.tasks:train"
-DATA_FIELDS = ("dataset", "samples", "noise", "test_fraction", "seed")  # what the data picture shows
+POINT_FIELDS = ("features", "balance")  # controls only 2-D point data sets have (hidden for the others)
+DATA_FIELDS = ("dataset", "samples", "noise", "test_fraction", "balance", "seed")  # what the data picture shows
 READY = "Press **Train** to start."
-# Training runs in another process, so the page's updates no longer slow its steps down; they still cost
-# the page process CPU (plots, PNGs), so events are gathered for half a second and plots redrawn once a second.
-UI_REFRESH_SECONDS = 0.5
-PICTURE_SECONDS = 1.0
+# Training runs in another process, but the page's updates still cost CPU that a busy machine takes from it:
+# every output a frame leaves alone (gr.skip) makes Gradio build that component anew (a few ms each), and a
+# picture is a PNG to encode. So the page answers once a second, each answer with everything new: numbers,
+# plots and the newest pictures (the worker paints them about once a second).
+UI_REFRESH_SECONDS = 1.0
 
 
 def curves(history: list[dict], metric: str, kept: dict | None = None) -> pd.DataFrame | None:
@@ -47,12 +50,15 @@ def curves(history: list[dict], metric: str, kept: dict | None = None) -> pd.Dat
     if not history and not kept:
         return None
     rows = compared_rows(history, metric, kept and kept["history"], kept and kept["label"])
-    return pd.DataFrame(rows).astype({"epoch": "float64", "value": "float64"})
+    # Built column by column with float columns: a third of the time of records and `astype`, redrawn every second.
+    return pd.DataFrame({"epoch": np.array([r["epoch"] for r in rows], dtype=np.float64),
+                         "value": np.array([r["value"] for r in rows], dtype=np.float64),
+                         "series": [r["series"] for r in rows]})
 
 
 class PlaygroundView(JobView):
     """A training job's events as (stats, picture, predictions, inside, loss plot, accuracy plot, story, log,
-    download, finished history) updates: numbers every refresh, plots and pictures at most once a second.
+    download, finished history) updates: numbers, plots and pictures every refresh (once a second).
     A kept run (`{"label", "history"}`) is overlaid on both plots from the first frame."""
 
     outputs = 10
@@ -66,9 +72,10 @@ class PlaygroundView(JobView):
         self.epoch = 0.0
         self.first_step: tuple[float, int] | None = None
         self.rate = 0.0
-        self.plotted_at, self.plotted_epochs = 0.0, 0
+        self.plotted_epochs = 0
         self.pictures: dict = {}  # the newest pictures not yet on the page
         self.latest: dict = {}  # the newest pictures, shown or not (the final answer repeats them)
+        self.caption: str | None = None  # the inside picture's label on the page (set by this run's first one)
 
     def starting(self) -> tuple:
         """The first answer to a click: the last run's results cleared, and a word on what happens now.
@@ -113,20 +120,22 @@ class PlaygroundView(JobView):
 
     def _drawn(self, stats, story=gr.skip(), download=gr.skip(), final: bool = False, finished=gr.skip()) -> tuple:
         """Everything redrawn now: plots, the newest pictures (all of them when `final`), the log."""
-        self.plotted_at, self.plotted_epochs = time.monotonic(), len(self.history)
+        self.plotted_epochs = len(self.history)
         shots, self.pictures = (self.latest if final else self.pictures), {}
         picture = shots.get("boundary", gr.skip())
         predictions = pd.DataFrame(shots["predictions"]) if "predictions" in shots else gr.skip()
-        inside = gr.update(value=shots["inside"], label=shots.get("inside_caption")) if "inside" in shots \
-            else gr.skip()
+        inside = shots.get("inside", gr.skip())
+        if "inside" in shots and shots.get("inside_caption") != self.caption:
+            # An update with a label makes Gradio build the component anew: only when the caption changes.
+            self.caption = shots.get("inside_caption")
+            inside = gr.update(value=shots["inside"], label=self.caption)
         return (stats, picture, predictions, inside, curves(self.history, "loss", self.kept),
                 curves(self.history, "accuracy", self.kept), story, "\n".join(self.lines[-200:]), download, finished)
 
     def update(self, events: list) -> tuple:
         for event in events:
             self._take(event)
-        due = time.monotonic() - self.plotted_at >= PICTURE_SECONDS
-        if due and (len(self.history) > self.plotted_epochs or self.pictures):
+        if len(self.history) > self.plotted_epochs or self.pictures:
             return self._drawn(self._progress())
         return (self._progress(), *self.skip()[1:])
 
@@ -204,6 +213,10 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
                                         label="Input features", elem_id="pg-features",
                                         visible=start.dataset in POINT_DATASETS,
                                         info="What the network sees of each 2-D point; x² + y² makes a circle easy.")
+            balance = FormSlider(0.1, 0.9, v["balance"], step=0.05, label="Class balance", elem_id="pg-balance",
+                                 visible=start.dataset in POINT_DATASETS,
+                                 info="Share of the points that are blue: away from 0.5 one class is rare, and "
+                                      "accuracy flatters a network that always says the common one.")
             with gr.Accordion("Network", open=True):
                 diagram = gr.HTML(network_diagram(start), elem_id="pg-network")
                 with gr.Row():
@@ -265,12 +278,14 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
                 load_btn = gr.Button("Load", elem_id="pg-load", scale=1)
         with gr.Column(scale=3, min_width=360):
             stats = gr.Markdown(READY, elem_id="pg-stats", elem_classes="studio-stats")
+            # PNG, not Gradio's default WebP: lossless for flat colours, and it encodes several times faster
+            # in the page process, which draws a picture or two every second while a run trains.
             picture = gr.Image(data_picture(start), label="Data (training points filled, test points as rings) "
                                "and the decision boundary", type="numpy", interactive=False, height=320,
-                               elem_id="pg-boundary")
+                               format="png", elem_id="pg-boundary")
             predictions = gr.Dataframe(label="Predictions on test sequences", visible=False, interactive=False,
                                        elem_id="pg-predictions")
-            inside = gr.Image(None, label="Inside the network", type="numpy", interactive=False,
+            inside = gr.Image(None, label="Inside the network", type="numpy", interactive=False, format="png",
                               elem_id="pg-inside")
             with gr.Row():
                 loss_plot = gr.LinePlot(None, x="epoch", y="value", color="series", title="Loss",
@@ -285,11 +300,12 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
                              elem_id="pg-log")
 
     form = dict(zip(FORM_FIELDS, (
-        model, dataset, samples, noise, test_fraction, features, seed, layers, width, activation, dropout,
+        model, dataset, samples, noise, test_fraction, balance, features, seed, layers, width, activation, dropout,
         batch_norm, residual, rnn_cell, bidirectional, pooling, heads, norm, positions, learning_rate,
         weight_decay, batch_size, epochs, accumulation, scheduler, warmup_steps, clip_norm, patience,
     )))
     inputs = list(form.values())
+    point_controls = [form[name] for name in POINT_FIELDS]
     results = [stats, picture, predictions, inside, loss_plot, acc_plot, story, log, download]
     panes = [mlp_row, rnn_row, transformer_row]
     described = [share, diagram, picture]  # what follows the controls before any training
@@ -300,7 +316,8 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
         values = form_values(config)
         updates = {form[name]: values[name] for name in FORM_FIELDS}
         updates[dataset] = gr.update(choices=list(DATASETS_FOR_MODEL[config.model]), value=config.dataset)
-        updates[features] = gr.update(value=values["features"], visible=config.task == "points")
+        for name in POINT_FIELDS:
+            updates[form[name]] = gr.update(value=values[name], visible=config.task == "points")
         updates[mlp_row] = gr.update(visible=config.model in ("mlp", "resmlp"))
         updates[rnn_row] = gr.update(visible=config.model == "rnn")
         updates[transformer_row] = gr.update(visible=config.model == "transformer")
@@ -341,12 +358,13 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     @form_handler(FORM_FIELDS)
     def draw_data(values: dict, request: gr.Request):
-        """The data set is drawn the moment it is chosen (or its noise, size, split or seed change)."""
+        """The data set is drawn the moment it is chosen (or its noise, size, split, balance or seed change)."""
         try:
             config = parse_form(values)
         except (StudioError, ValueError):
-            return {picture: gr.skip(), features: gr.skip()}
-        return {picture: data_picture(config), features: gr.update(visible=config.task == "points")}
+            return {picture: gr.skip(), **{c: gr.skip() for c in point_controls}}
+        return {picture: data_picture(config), **{c: gr.update(visible=config.task == "points")
+                                                  for c in point_controls}}
 
     @user_errors
     def change_model(name: str, request: gr.Request):
@@ -389,7 +407,7 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
     typed = [c for c in inputs if c is not model]
     gr.on([c.input for c in typed], describe, inputs, [share, diagram], trigger_mode="always_last",
           show_progress="hidden", api_visibility="private")
-    gr.on([form[name].input for name in DATA_FIELDS], draw_data, inputs, [picture, features],
+    gr.on([form[name].input for name in DATA_FIELDS], draw_data, inputs, [picture, *point_controls],
           trigger_mode="always_last", show_progress="hidden", api_visibility="private")
     return {"train": train_event, "form": form, "results": results}
 

@@ -76,6 +76,7 @@ def test_batch_norm_with_a_last_batch_of_one_row_trains(client):
     ("learning_rate", -1, "learning rate"),
     ("dropout", "0.1, 0.2", "dropout"),
     ("features", [], "features"),
+    ("balance", 0.97, "class balance"),
 ])
 def test_bad_settings_give_a_clear_message(client, field, value, named):
     with pytest.raises(AppError) as err:
@@ -133,6 +134,15 @@ def test_share_string_loads_the_setup(client):
     assert shown["model"] == "rnn" and shown["width"] == "48" and shown["rnn_cell"] == "gru" and shown["seed"] == 5
     with pytest.raises(AppError, match="share string"):
         client.predict("pg1.nonsense", api_name="/playground_load")
+
+
+def test_class_balance_trains_through_the_api_and_travels_in_the_share_string(client):
+    out = client.predict(**form(dataset="gaussians", balance=0.2, epochs=2), api_name="/playground_train")
+    assert out[STATS].startswith("**Done.**"), out[STATS]
+    assert all(p.endswith(".png") for p in paths([out[PICTURE], out[INSIDE]]))  # PNG: quicker to encode than WebP
+    record = json.loads(open(paths(out[FILES])[1]).read())
+    shown = dict(zip(FORM_FIELDS, client.predict(record["setup"], api_name="/playground_load")))
+    assert shown["balance"]["value"] == 0.2 and shown["balance"]["visible"] and shown["dataset"]["value"] == "gaussians"
 
 
 def test_server_survives_bad_input_and_trains_again(client):

@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from studio.playground.share import decode
+
 from .conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,6 +36,13 @@ def test_data_and_network_are_drawn_before_training(studio_page, request):
         choose(page, "pg-dataset", "circle")  # drawn the moment it is chosen, before Train
         expect(picture).not_to_have_attribute("src", first_picture)
         expect(share).not_to_have_value(first_link)
+        circle_picture, circle_link = picture.get_attribute("src"), share.input_value()
+        balance = page.locator("#pg-balance input[type=number]")
+        balance.fill("0.2")
+        balance.press("Tab")  # fewer blue points, drawn at once; the link carries the balance
+        expect(picture).not_to_have_attribute("src", circle_picture)
+        expect(share).not_to_have_value(circle_link)
+        assert decode(share.input_value()).balance == 0.2
         network = page.locator("#pg-network")
         expect(network).to_contain_text("parameters")
         before = network.inner_text()
@@ -96,11 +105,13 @@ def test_share_link_restores_the_setup(studio_page, studio_url):
     from studio.playground.share import encode
 
     page = studio_page
-    setup = encode(defaults_for("mlp", dataset="xor", widths=(24, 24), seed=11, features=("x", "y", "xy")))
+    setup = encode(defaults_for("mlp", dataset="xor", widths=(24, 24), seed=11, features=("x", "y", "xy"),
+                                balance=0.3))
     page.goto(f"{studio_url}?setup={setup}")
     expect(page.locator("#pg-width textarea, #pg-width input").first).to_have_value("24", timeout=20_000)
     expect(page.locator("#pg-seed input").first).to_have_value("11")
     expect(page.locator("#pg-features input[type=checkbox]:checked")).to_have_count(3)
+    expect(page.locator("#pg-balance input[type=number]")).to_have_value("0.3")
     expect(page.locator("#pg-share textarea, #pg-share input").first).to_have_value(re.compile(re.escape(setup)))
 
 

@@ -70,6 +70,8 @@ def test_bad_fields_are_named(field, value, named):
     ("layers", float("inf"), "layers"),
     ("features", [], "features"),
     ("features", ["x", "z"], "features"),
+    ("balance", 0.95, "class balance"),
+    ("balance", float("nan"), "class balance"),
 ])
 def test_non_finite_and_absurd_numbers_are_refused_by_field(field, value, named):
     values = form_values(defaults_for("mlp")) | {field: value}
@@ -85,6 +87,15 @@ def test_features_noise_and_test_fraction_travel_in_the_share_string():
     again = decode(encode(c))
     assert (again.features, again.noise, again.test_fraction) == (("x2", "y2"), 0.35, 0.4)
     assert form_values(again)["features"] == ["x2", "y2"]
+
+
+def test_class_balance_travels_in_the_share_string_and_old_strings_load_even():
+    c = parse_form(form_values(defaults_for("mlp", dataset="moons")) | {"balance": 0.2})
+    assert c.balance == 0.2 and decode(encode(c)).balance == 0.2
+    assert form_values(c)["balance"] == 0.2
+    # Copied from the Share box before the balance control existed: it loads, with an even balance.
+    old = decode("pg1.eNqrVsrNT0nNUbJSys0pUNJRSkksSSxOLQHykzOLknNSgUJ5-ZnFqUpWBnrGOkrFqakpSlamtQDwiBE0")
+    assert old == defaults_for("mlp", dataset="circle", noise=0.3, seed=5) and old.balance == 0.5
 
 
 def test_dataset_must_fit_the_model():

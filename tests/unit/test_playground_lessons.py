@@ -16,16 +16,18 @@ from studio.playground.lessons import (
 )
 from studio.playground.share import encode
 
+from .test_playground_training import one_thread  # noqa: F401  (one torch thread, as in a worker)
+
 
 def packed(payload) -> str:
     raw = json.dumps(payload).encode()
     return PREFIX + base64.urlsafe_b64encode(zlib.compress(raw)).decode().rstrip("=")
 
 
-def test_four_built_in_lessons_cover_the_issue():
+def test_the_built_in_lessons_cover_the_issue_and_class_balance():
     titles = " ".join(BUILT_IN).lower()
-    assert len(BUILT_IN) == 4
-    for word in ("hidden layer", "overfitting", "convolutions", "order"):
+    assert len(BUILT_IN) == 5
+    for word in ("hidden layer", "overfitting", "convolutions", "order", "rare"):
         assert word in titles
 
 
@@ -113,3 +115,24 @@ def test_every_frame_names_every_series_from_the_first_one():
     assert len(blanks) == 3 and all(math.isnan(r["value"]) for r in blanks)
     assert all(r["epoch"] == 1.0 for r in blanks)
     assert {r["series"] for r in compared_rows(history(2), "loss")} == {"train", "val", "test"}  # nothing kept
+
+
+@pytest.mark.slow
+def test_the_rare_class_lesson_shows_accuracy_rising_while_blue_is_missed():
+    import torch
+
+    from studio.playground.datasets import make_dataset
+    from studio.playground.training import train_playground
+
+    even, rare = (s.config for s in BUILT_IN["When one class is rare"].steps)
+    assert even.replace(balance=0.1) == rare
+    found = {}
+    for config in (even, rare):
+        data = make_dataset(config)
+        result = train_playground(config, None, data)
+        with torch.no_grad():
+            said = result.model(data.test.x).argmax(1)
+        blue = data.test.y == 0
+        found[config.balance] = (result.test_accuracy, float((said[blue] == 0).float().mean()))
+    assert found[0.1][0] > found[0.5][0]  # accuracy goes up ...
+    assert found[0.1][1] < found[0.5][1] - 0.15  # ... while far fewer blue points are found

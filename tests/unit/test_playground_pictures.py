@@ -6,7 +6,7 @@ import pytest
 from studio.events import EvalEvent
 from studio.playground.config import defaults_for
 from studio.playground.datasets import make_dataset
-from studio.playground.drawing import heat, sheet
+from studio.playground.drawing import heat, heat_tiles, sheet
 from studio.playground.pictures import snapshot_for
 from studio.playground.training import train_playground
 
@@ -72,3 +72,20 @@ def test_heat_and_sheet_are_cheap_numpy():
     assert tile[0, 0, 2] > tile[0, 0, 0]  # negative is blue
     picture = sheet([("a row", [tile, tile]), ("another", [tile])])
     assert is_picture(picture) and picture.shape[1] >= 6 * len("another")
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_a_layer_of_tiles_is_drawn_at_once_each_on_its_own_scale(symmetric):
+    from studio.playground.drawing import DIVERGING
+
+    values = np.random.default_rng(0).normal(size=(5, 8, 8)).astype(np.float32)
+    values[1] = values[0] * 10  # a louder unit looks the same: each tile is scaled to its own range
+    values[3] = 0.0  # a dead unit: one flat colour, no division by zero
+    at_once = heat_tiles(values, 36, symmetric)
+    assert at_once.shape == (5, 36, 36, 3) and at_once.dtype == np.uint8
+    assert np.array_equal(at_once[0], at_once[1]) and not np.array_equal(at_once[0], at_once[2])
+    assert len(np.unique(at_once[3].reshape(-1, 3), axis=0)) == 1
+    top = np.unravel_index(values[2].argmax(), (8, 8))  # the biggest value is full orange, scaled up 36/8
+    assert np.array_equal(at_once[2][top[0] * 36 // 8 + 2, top[1] * 36 // 8 + 2], DIVERGING[-1]) or \
+        (symmetric and abs(values[2].min()) > values[2].max())
+    assert np.array_equal(heat(values[2], 36, symmetric), at_once[2])

@@ -45,6 +45,9 @@ def test_the_data_is_drawn_and_changes_with_its_controls(model, dataset):
     if dataset == "spiral":
         assert not np.array_equal(picture, data_picture(c.replace(noise=0.8)))
         assert not np.array_equal(picture, data_picture(c.replace(test_fraction=0.5)))
+        rare_blue = data_picture(c.replace(balance=0.1))
+        blue = lambda p: int((np.abs(p.astype(int) - [52, 120, 198]).sum(-1) == 0).sum())  # noqa: E731
+        assert blue(rare_blue) < blue(picture) * 0.7  # a tenth of the points, partly hidden under orange ones
 
 
 def test_the_page_side_imports_no_torch():

@@ -148,3 +148,21 @@ def test_presets_reach_their_targets(model, target):
     torch.set_num_threads(1)
     result = train_playground(defaults_for(model))
     assert result.test_accuracy >= target, result.summary()
+
+
+@pytest.mark.parametrize("model, dataset", [("mlp", "moons"), ("rnn", "parity")])
+def test_one_pass_over_validation_and_test_gives_each_its_own_numbers(model, dataset):
+    from studio.playground.models import build_model
+    from studio.playground.training import HeldOut, Split
+
+    data = make_dataset(defaults_for(model, dataset=dataset, samples=300))
+    net = build_model(defaults_for(model, dataset=dataset), data).train()
+    val, test = data.train.subset(torch.arange(40)), data.test
+    joined = HeldOut(val, test, batch=64).evaluate(net)  # several batches, one split across two of them
+    for (loss, accuracy), split in zip(joined, (val, test)):
+        logits = net.eval()(split.x) if split.lengths is None else net.eval()(split.x, split.lengths)
+        assert loss == pytest.approx(torch.nn.functional.cross_entropy(logits, split.y).item(), rel=1e-5)
+        assert accuracy == pytest.approx((logits.argmax(1) == split.y).float().mean().item())
+    empty = Split(test.x[:0], test.y[:0], None if test.lengths is None else test.lengths[:0])
+    assert all(math.isnan(v) for v in HeldOut(empty, test).evaluate(net)[0])
+    assert net.training is False  # it was in eval mode when HeldOut was called: it is left as it was
