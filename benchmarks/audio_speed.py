@@ -5,7 +5,9 @@ Three measures, one run:
    the WAV, draws the waveform and spectrogram, writes the record; the page relays it; the client takes the
    files' references, as a page does, instead of downloading them) against the bare
    tokenizer plus `MusicgenForConditionalGeneration.generate` in this process, at the same seed and settings;
-2. **engine**: the studio's `AudioGenerator.generate` without saving, against the same bare call;
+2. **engine**: the studio's `AudioGenerator.generate` as the audio worker's task calls it (its progress
+   reporter pickling each event as the pipe would, its Stop check) but without writing files, against the same
+   bare call (target <= 1.05; the files and pictures have their own target, 3.);
 3. **pictures over generation**: the worker's own times from each clip's record (target under 0.1).
 Runs alternate so a busy machine slows both sides alike; medians are reported. Both sides use one torch
 thread (the worker's default on two cores).
@@ -25,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.harness import alternate, free_port, report, summary  # noqa: E402
+from benchmarks.harness import alternate, free_port, report, summary, TaskRun  # noqa: E402
 
 MODEL = "embedded/musicgen-tiny"
 
@@ -43,6 +45,7 @@ def main() -> None:
 
     from studio.audio.generate import AudioGenerator
     from studio.audio.request import AudioRequest
+    from studio.audio.tasks import progress_reporter
     from studio.settings import Settings
     from studio.ui.app import build_app, launch_kwargs
 
@@ -62,9 +65,12 @@ def main() -> None:
                                  top_k=request.top_k, max_new_tokens=max_new_tokens)
         return time.perf_counter() - start
 
+    run = TaskRun(settings)
+
     def engine_only() -> float:
         start = time.perf_counter()
-        engine.generate(request, save=False)
+        engine.generate(request, on_progress=progress_reporter(run.start()), should_stop=lambda: run.should_stop,
+                        save=False)
         return time.perf_counter() - start
 
     demo = build_app(settings)

@@ -13,12 +13,25 @@ Playwright, and for each scenario in `benchmarks/e2e/` measures:
   click-to-result; target: studio <= 1.2 x bare + 150 ms, printed as the ratio
   that rule allows (`report`).
 
+Both moments are taken by the page's own clock: the click is the button's
+`click` event, the result the first animation frame, DOM change or picture load
+at which the scenario's test says it is there. Playwright's own round trips
+(filling the form, polling for the result: 100-200 ms a click, measured) are
+not what a person waits for, so they stay out of the studio's side. The bare
+calls run at the priority of the studio's workers (`WorkerPool`'s nice), set
+once the browser is up, so that the other users of a shared machine slow both
+sides alike (as `playground_overhead.py` does).
+
 A scenario is a module `benchmarks/e2e/<tab>.py` with:
 
-    TAB = "Image"            # the tab's label, clicked before the first click
-    def click(page): ...     # fill what it needs, click, return once the result is visible on the page
-    def bare(): ...          # the same work with the bare library in this process (load once and cache the
-                             # model, as the studio's worker keeps it; the first call is the warm-up)
+    TAB = "Image"                 # the tab's label, clicked before the first click
+    BUTTON = "#image-generate"    # what is clicked
+    def prepare(page) -> str: ... # fill the form for the next click (not timed); return the source of a JS
+                                  # function, true once this click's result is on the page (it may keep state:
+                                  # it is made once per click and called from the click on)
+    def settle(page): ...         # optional, not timed: wait until the tab takes the next click
+    def bare(): ...               # the same work with the bare library in this process (load once and cache the
+                                  # model, as the studio's worker keeps it; the first call is the warm-up)
 
 Each scenario's first click is the first of its tab on this server, so scenarios must not click other tabs.
 """
@@ -27,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import pkgutil
 import signal
@@ -44,17 +58,35 @@ from benchmarks.harness import alternate, free_port, report, summary
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_RESULT_TARGET_S = 3.0
 WARM_FACTOR, WARM_EXTRA_S = 1.2, 0.150
+RESULT_TIMEOUT_S = 180
 
-# The first moment a Gradio status tracker (progress, timer, queue position) is shown anywhere on the page.
-WATCH_PROGRESS = """() => {
-  window.__firstProgress = null;
-  const shown = () => [...document.querySelectorAll('.wrap')].some(w => w.offsetParent !== null
-      && !w.classList.contains('hide') && /(translucent|generating|default)/.test(w.className));
-  const observer = new MutationObserver(() => {
-    if (window.__firstProgress === null && shown()) { window.__firstProgress = performance.now(); observer.disconnect(); }
-  });
-  observer.observe(document.body, {subtree: true, attributes: true, childList: true, characterData: true});
-  window.__clickAt = performance.now();
+# Armed before each click: records (page clock, ms) the click on BUTTON, the first status tracker shown
+# (progress, timer, queue position) and the first moment the scenario's result test holds.
+ARM = """(button) => {
+  const result = (__RESULT__);
+  const w = window.__click = {clickAt: null, progressAt: null, resultAt: null};
+  const progressShown = () => [...document.querySelectorAll('.wrap')].some(el => el.offsetParent !== null
+      && !el.classList.contains('hide') && /(translucent|generating|default)/.test(el.className));
+  let frame = 0;
+  const check = () => {
+    if (w.clickAt === null || w.resultAt !== null) return;
+    const now = performance.now();
+    if (w.progressAt === null && progressShown()) w.progressAt = now;
+    if (result()) { w.resultAt = now; stop(); }
+  };
+  const onClick = (event) => {
+    if (w.clickAt === null && event.target.closest(button)) { w.clickAt = performance.now(); check(); }
+  };
+  const observer = new MutationObserver(check);
+  const tick = () => { check(); frame = requestAnimationFrame(tick); };
+  const stop = () => {
+    observer.disconnect(); cancelAnimationFrame(frame);
+    document.removeEventListener('click', onClick, true); document.removeEventListener('load', check, true);
+  };
+  document.addEventListener('click', onClick, true);
+  document.addEventListener('load', check, true);  // a picture that finished loading
+  observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  frame = requestAnimationFrame(tick);
 }"""
 
 
@@ -82,16 +114,31 @@ def start_studio(outputs: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("app.py did not answer within 120 s")
 
 
+def click(page, scenario) -> tuple[float | None, float]:
+    """One click: (seconds to the first visible progress or None, seconds to the result), by the page's clock."""
+    result = scenario.prepare(page)
+    page.evaluate(ARM.replace("__RESULT__", result), scenario.BUTTON)
+    page.locator(scenario.BUTTON).click()
+    page.wait_for_function("() => window.__click.resultAt !== null", polling=100, timeout=RESULT_TIMEOUT_S * 1000)
+    moments = page.evaluate("() => window.__click")
+    if hasattr(scenario, "settle"):
+        scenario.settle(page)
+    progress = moments["progressAt"]
+    return (None if progress is None else (progress - moments["clickAt"]) / 1000,
+            (moments["resultAt"] - moments["clickAt"]) / 1000)
+
+
 def first_click(page, scenario) -> dict:
     page.get_by_role("tab", name=scenario.TAB).click()
-    page.evaluate(WATCH_PROGRESS)
-    start = time.perf_counter()
-    scenario.click(page)
-    result_s = time.perf_counter() - start
-    shown = page.evaluate("window.__firstProgress === null ? null : (window.__firstProgress - window.__clickAt)")
-    progress_s = None if shown is None else round(shown / 1000, 3)
-    return dict(progress_s=progress_s, result_s=round(result_s, 3), target_result_s=FIRST_RESULT_TARGET_S,
-                met=result_s <= FIRST_RESULT_TARGET_S)
+    progress_s, result_s = click(page, scenario)
+    return dict(progress_s=None if progress_s is None else round(progress_s, 3), result_s=round(result_s, 3),
+                target_result_s=FIRST_RESULT_TARGET_S, met=result_s <= FIRST_RESULT_TARGET_S)
+
+
+def worker_nice() -> int:
+    from studio.jobs.pool import WorkerPool
+
+    return inspect.signature(WorkerPool).parameters["nice"].default
 
 
 def timed(fn):
@@ -121,10 +168,11 @@ def main() -> None:
                 page.set_default_timeout(60_000)
                 page.goto(url)
                 page.wait_for_selector(".tabs")
+                os.nice(worker_nice())  # this thread runs the bare calls; the server and the browser keep theirs
                 for scenario in scenarios(args.only):
                     name = scenario.__name__.rsplit(".", 1)[-1]
                     summary(f"{name} first click", **first_click(page, scenario))
-                    runs = alternate({"studio": timed(lambda: scenario.click(page)), "bare": timed(scenario.bare)},
+                    runs = alternate({"studio": lambda: click(page, scenario)[1], "bare": timed(scenario.bare)},
                                      repeats=args.repeats)
                     bare_s = statistics.median(runs["bare"])
                     allowed = WARM_FACTOR + WARM_EXTRA_S / bare_s  # studio <= 1.2 x bare + 150 ms, as a ratio

@@ -16,7 +16,9 @@ from studio.events import ProgressEvent
 from .generate import AudioGenerator, AudioProgress, AudioResult
 from .request import EMBEDDED_MODEL, AudioJob, AudioRequest, check_limits
 
-PROGRESS_INTERVAL_S = 0.1  # at most ten progress events a second cross the pipe; the page redraws less often
+# The first decoder step, then at most one progress event every 0.25 s, then the last: the page's relay groups
+# events that often anyway, and each batch it shows costs the page a round of updates.
+PROGRESS_INTERVAL_S = 0.25
 
 
 @functools.cache
@@ -52,9 +54,8 @@ def generate(job: AudioJob, run) -> AudioResult:
     check_limits(job.request, run.settings)
     engine = engine_for(run.settings)
     loaded = engine.slot.current
-    fresh = loaded is None or loaded.request.name != job.request.model
-    run.emit(ProgressEvent(step=0, total=0, unit="tokens",
-                           message=f"Loading {job.request.model}..." if fresh else "Starting..."))
+    if loaded is None or loaded.request.name != job.request.model:  # a loaded model starts at once: no message
+        run.emit(ProgressEvent(step=0, total=0, unit="tokens", message=f"Loading {job.request.model}..."))
     result = engine.generate(
         job.request, on_progress=progress_reporter(run), should_stop=lambda: run.should_stop, scope=job.scope,
         outputs_dir=run.settings.outputs_dir,

@@ -219,7 +219,8 @@ class Batcher:
 
     `serve(entries)` is called on this thread with entries that may share a batch (same `key`); `alone(entry)`
     says an entry must be served by itself. A burst is gathered for up to `window_s` only while requests
-    are coming in (another arrived in the last `busy_s`), so one person's click starts at once.
+    are coming in (the model is busy, others wait, or the last batch was shared within `busy_s`), so one
+    person's click starts at once.
     """
 
     def __init__(self, serve: Callable[[list], None], key: Callable[[Any], Any], alone: Callable[[Any], bool],
@@ -231,12 +232,16 @@ class Batcher:
         self._arrived = threading.Condition()
         self._last_arrival = float("-inf")
         self._busy = False
+        self._last_size, self._last_end = 0, float("-inf")  # the previous batch: how many, and when it ended
         threading.Thread(target=self._loop, name="text-batcher", daemon=True).start()
 
     def put(self, entry) -> None:
         with self._arrived:
             now = time.monotonic()
-            self._busy = now - self._last_arrival < self.busy_s
+            # Gather a burst only when the model is busy, others wait, or the last batch was shared just now:
+            # one person's back-to-back requests never wait for company that is not coming.
+            self._busy = bool(self._pending) or self.lock.locked() or (
+                self._last_size > 1 and now - self._last_end < self.busy_s)
             self._last_arrival = now
             self._pending.append(entry)
             self._arrived.notify()
@@ -283,3 +288,4 @@ class Batcher:
                 group = self._take()
                 if group:
                     self._serve(group)
+                    self._last_size, self._last_end = len(group), time.monotonic()

@@ -12,12 +12,38 @@ gives exactly the tokens of `torch.manual_seed(s); generate(do_sample=True)`.
 
 from __future__ import annotations
 
+import functools
+
 
 def sampling_processors(request, seed: int, device):
     """The processors that replace `do_sample=True` for this request at `seed` (none for greedy decoding)."""
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    processors = LogitsProcessorList()
+    if not request.sampling:
+        return processors  # before the first token of every greedy answer: nothing more to build
+    if request.temperature != 1.0:
+        processors.append(TemperatureLogitsWarper(request.temperature))
+    if request.top_k:
+        processors.append(TopKLogitsWarper(top_k=request.top_k, min_tokens_to_keep=1))
+    if request.top_p < 1.0:
+        processors.append(TopPLogitsWarper(top_p=request.top_p, min_tokens_to_keep=1))
+    processors.append(_draw_with_generator()(_generator(device, seed)))
+    return processors
+
+
+def _generator(device, seed: int):
     import torch
-    from transformers import (LogitsProcessor, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper,
-                              TopPLogitsWarper)
+
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+
+
+@functools.cache  # one class, made when first needed (transformers is imported only then)
+def _draw_with_generator():
+    import torch
+    from transformers import LogitsProcessor
 
     class DrawWithGenerator(LogitsProcessor):
         """Draws the next token with the request's generator and masks every other token out."""
@@ -31,16 +57,4 @@ def sampling_processors(request, seed: int, device):
             chosen = torch.full_like(scores, float("-inf"))
             return chosen.scatter_(1, drawn, 0.0)
 
-    processors = LogitsProcessorList()
-    if not request.sampling:
-        return processors
-    if request.temperature != 1.0:
-        processors.append(TemperatureLogitsWarper(request.temperature))
-    if request.top_k:
-        processors.append(TopKLogitsWarper(top_k=request.top_k, min_tokens_to_keep=1))
-    if request.top_p < 1.0:
-        processors.append(TopPLogitsWarper(top_p=request.top_p, min_tokens_to_keep=1))
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
-    processors.append(DrawWithGenerator(generator))
-    return processors
+    return DrawWithGenerator

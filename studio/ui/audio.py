@@ -79,8 +79,12 @@ class AudioView(JobView):
         return self.status_only(waiting_text(position, kind))
 
     def update(self, events: list):
+        """The newest progress line; none for the last decoder step, whose clip follows within milliseconds
+        (each line costs the page a round of updates: Gradio rebuilds every output left as it was)."""
         progress = [e for e in events if isinstance(e, ProgressEvent)]
-        return self.status_only(progress[-1].message) if progress and progress[-1].message else None
+        if not progress or not progress[-1].message or (progress[-1].total and progress[-1].step >= progress[-1].total):
+            return None
+        return self.status_only(progress[-1].message)
 
     def done(self, event: DoneEvent) -> tuple:
         result = event.result

@@ -29,7 +29,8 @@ from studio.registry import presets
 from .common import form_handler, user_errors
 from .context import Studio
 from .finetune_view import (
-    KIND, RUN_COLUMNS, SHORT_KIND, UI_REFRESH_SECONDS, AnswerView, FinetuneView, frame, run_choices, runs_table, single,
+    KIND, RUN_COLUMNS, SHORT_KIND, UI_REFRESH_SECONDS, AnswerView, FinetuneView, FirstCurveSoon, frame, run_choices,
+    runs_table, single,
 )
 from .relay import relay
 
@@ -161,7 +162,8 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
             raise StudioError("A fine-tune of yours is already running; press Stop first (or wait for it to end).")
         job = studio.submit(request, KIND, f"studio.finetune.tasks:{task}", payload, label=label)
         yield (view.status, *view.skip()[1:4], "", None, *view.skip()[6:])
-        yield from relay(studio, job, view, interval=UI_REFRESH_SECONDS, stop_on_leave=False)  # reload re-attaches
+        yield from relay(studio, job, view, interval=UI_REFRESH_SECONDS, stop_on_leave=False,  # reload re-attaches
+                         events=FirstCurveSoon(job.run))
 
     # ---- handlers ----------------------------------------------------------------------------------------
     @form_handler(FORM_FIELDS)

@@ -12,7 +12,7 @@ import time
 import gradio as gr
 import pandas as pd
 
-from studio.events import DoneEvent, EvalEvent, LogEvent, ProgressEvent, StepEvent
+from studio.events import TERMINAL, DoneEvent, EvalEvent, LogEvent, ProgressEvent, StepEvent
 from studio.finetune.requests import RunOpened
 from studio.finetune.runs import RunFolder, curve_rows, list_runs, runs_dir, stage_starts
 
@@ -21,6 +21,7 @@ from .relay import JobView, waiting_text
 KIND = "finetune"
 SHORT_KIND = "text"  # Check and merge: short jobs on the warm text workers, never queued behind a training
 UI_REFRESH_SECONDS = 0.5
+FIRST_CURVE_REFRESH_SECONDS = 0.1  # until the loss plot has its first curve (see `FirstCurveSoon`)
 WARMUP_STEPS = 3  # steps before the step time is measured (the first ones include the first evaluation)
 RUN_COLUMNS = ["run", "status", "model", "method", "data", "steps", "eval loss"]
 OUTPUTS = 8  # status, loss plot, lr plot, log, result, comparison, runs table, run picker
@@ -114,6 +115,33 @@ def finished_text(res) -> tuple[str, str]:
     best = f" It ends with the weights of {res.restored}, its lowest eval loss." if res.restored else ""
     return status, (f"Saved as run **{res.run}**. It is in the **Text** tab's model list (base model plus "
                     f"adapter).{best}")
+
+
+class FirstCurveSoon:
+    """A training job's events for `relay`, grouped every `FIRST_CURVE_REFRESH_SECONDS` until the loss plot can draw
+    its first curve (a series' second point: the LinePlot draws a lone point as a path of zero length, so the
+    training loss of steps 1 and 5 by default), then every `interval` as usual.
+
+    That first curve is what a person waits for after Train. Grouped every 0.5 s from the start, each point
+    waited up to half a second for the rest of its batch (measured: the step-0 evaluation reached the page
+    0.3-0.5 s after the worker had it). During training the longer interval keeps the page's updates cheap."""
+
+    def __init__(self, events):
+        self.events = events
+
+    def batches(self, interval: float, heartbeat: float | None = None):
+        points = {"eval": 0, "train": 0}
+        for batch in self.events.batches(FIRST_CURVE_REFRESH_SECONDS, heartbeat=heartbeat):
+            yield batch
+            if batch and isinstance(batch[-1], TERMINAL):
+                return
+            points["eval"] += sum(isinstance(e, EvalEvent) for e in batch)
+            points["train"] += sum(isinstance(e, LogEvent) and "loss" in e.values for e in batch)
+            if max(points.values()) >= 2:
+                break
+        else:
+            return
+        yield from self.events.batches(interval, heartbeat=heartbeat)
 
 
 class FinetuneView(JobView):

@@ -1,5 +1,7 @@
 """In Chromium: make a clip in the Audio tab, play it, see its waveform and spectrogram, have a bad setting
-refused without losing the clip, and Stop a long one."""
+refused without losing the clip, and Stop a long one; a short clip shows no status line it does not need."""
+
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -62,4 +64,35 @@ def test_make_a_clip_play_it_see_its_pictures_and_stop_a_long_one(studio_page, s
         assert image_drawn(page, "#audio-waveform img")
     except Exception:
         page.screenshot(path="test-artifacts/audio-browser-failure.png", full_page=True)
+        raise
+
+
+# Every status line the page shows, in order (innerText snapshots of #audio-status after each change).
+RECORD_STATUS = """() => {
+  window.__statusLines = [];
+  const status = document.querySelector('#audio-status');
+  new MutationObserver(() => window.__statusLines.push(status.innerText))
+    .observe(status, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_a_short_clip_on_a_loaded_model_goes_from_the_click_to_its_result_in_few_updates(studio_page):
+    """Each line the page shows costs it a round of updates (issue 14): a loaded model starts without a
+    "Starting..." line, and the last decoder step's line is not shown since the clip follows within milliseconds."""
+    page = studio_page
+    try:
+        page.get_by_role("tab", name="Audio").click()
+        page.locator("#audio-seconds input").fill("1")
+        for seed in (21, 22):  # the first may load the model; the second finds it loaded
+            page.locator("#audio-seed input").fill(str(seed))
+            page.evaluate(RECORD_STATUS)
+            page.locator("#audio-generate").click()
+            expect(page.locator("#audio-status")).to_contain_text(f"seed {seed}", timeout=90_000)
+        lines = page.evaluate("window.__statusLines")
+        assert not any("Starting" in line for line in lines), lines
+        finished = [line for line in lines if (m := re.search(r"(\d+) of (\d+) tokens", line)) and m[1] == m[2]]
+        assert not finished, finished
+        assert image_drawn(page, "#audio-waveform img")
+    except Exception:
+        page.screenshot(path="test-artifacts/audio-updates-failure.png", full_page=True)
         raise

@@ -45,7 +45,9 @@ TABS = [
                fill={"#image-steps input": "3", "#image-seed input": "5"}),
     FirstClick("Audio", "#audio-generate", "#audio-status", "#audio-waveform img",
                fill={"#audio-seconds input": "1", "#audio-seed input": "5"}),
-    FirstClick("Fine-tune", "#ft-train", "#ft-status", "#ft-status:has-text('step')"),
+    # Fine-tune's first visible result is the first loss curve on the plot: a series' second point (Gradio's
+    # LinePlot draws a lone point as a path of zero length).
+    FirstClick("Fine-tune", "#ft-train", "#ft-status", "#ft-loss-plot g.mark-line path[d*='L']"),
 ]
 
 

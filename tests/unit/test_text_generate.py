@@ -8,7 +8,7 @@ import pytest
 from studio.loading import LoadRequest
 from studio.settings import Settings
 from studio.text.engine import TextEngine, TextSaved
-from studio.text.generate import STOP_SEQUENCE, STOPPED, SequenceDone, TextChunk, stream_text
+from studio.text.generate import generation_config, STOP_SEQUENCE, STOPPED, SequenceDone, TextChunk, stream_text
 from studio.text.request import TextRequest
 from tests.text_models import tiny_text_model  # noqa: F401  (fixture)
 
@@ -30,13 +30,22 @@ def run(loaded, request, stop=None):
     return chunks, done
 
 
-def test_streams_many_chunks_that_add_up_to_the_answer(loaded):
+def test_streams_chunks_that_add_up_to_the_answer(loaded):
     chunks, done = run(loaded, TextRequest("Once upon a time", max_new_tokens=30, seed=1, top_k=0))
-    assert len(chunks) >= 5
+    assert len(chunks) >= 2  # the first text at once, the rest grouped (test_text_streamer.py)
     assert "".join(c.text for c in chunks) == done[0].text
     stats = done[0].stats
     assert stats.tokens == 30 and stats.stop_reason == "max tokens"
     assert 0 < stats.ttft_s < stats.seconds and stats.tokens_per_second > 0
+
+
+def test_a_requests_config_leaves_the_models_own_untouched(loaded):
+    """The request's config is a shallow copy of the model's: its fields are replaced, never changed in place."""
+    before = loaded.model.generation_config.to_dict()
+    config = generation_config(loaded.model, loaded.processor,
+                               TextRequest("x", max_new_tokens=7, repetition_penalty=1.3, ignore_eos=True))
+    assert config.max_new_tokens == 7 and config.repetition_penalty == 1.3 and config.suppress_tokens
+    assert loaded.model.generation_config.to_dict() == before
 
 
 def test_same_seed_same_text_and_sequence_i_uses_seed_plus_i(loaded):
