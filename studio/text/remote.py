@@ -40,13 +40,13 @@ from .generate import (
     TextChunk,
     TextStats,
 )
+from .form import LOCAL  # noqa: F401 - the Backend choice that means this studio's own model
 from .request import TextRequest
 
 ENV_BACKENDS = "STUDIO_OPENAI_BACKENDS"
 ENV_KEY = "STUDIO_OPENAI_API_KEY"
 ENV_TIMEOUT = "STUDIO_OPENAI_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 60.0
-LOCAL = "local"  # the Backend choice that means this studio's own model
 SERVER_STOPS = 4  # the OpenAI API takes at most four stop sequences; the rest are cut here
 POLL_S = 0.02  # how often a waiting sequence looks at Stop
 CLOSE_WAIT_S = 0.5  # after Stop, how long the reader may take to close the stream itself

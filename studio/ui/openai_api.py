@@ -26,7 +26,7 @@ from studio.errors import StudioError
 from studio.events import DoneEvent, ErrorEvent, ProgressEvent
 from studio.registry import presets
 
-DEFAULT_MODEL = "embedded/text-tiny"
+from studio.text.form import DEFAULT_MODEL, default
 FINISH = {"end of text": "stop", "stop sequence": "stop", "stopped": "stop", "max tokens": "length"}
 
 
@@ -66,8 +66,8 @@ def build_text_job(body: dict, chat: bool, settings, locked: bool):
         raise StudioError("model: use a model id from /v1/models.")
     stop = body.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(stop)
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 128
-    temperature = body.get("temperature", 1.0 if chat else 0.8)
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or default("max_new_tokens")
+    temperature = body.get("temperature", 1.0 if chat else default("temperature"))
     fields = dict(
         max_new_tokens=max_tokens,
         temperature=temperature if temperature else 1.0,
