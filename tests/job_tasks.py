@@ -43,3 +43,20 @@ def hog(payload, run):
 
 def pid(payload, run):
     return os.getpid()
+
+
+PREPARED: dict = {}
+
+
+def prepare(payload, run):
+    """A worker's `prepare` task: leaves a mark in the process that the job can read."""
+    PREPARED["pid"] = os.getpid()
+    run.emit(ProgressEvent(step=1, total=1))  # nobody reads a prepare task's events: this must go nowhere
+
+
+def prepared(payload, run):
+    return {"pid": os.getpid(), "prepared_in": PREPARED.get("pid")}
+
+
+def prepare_fails(payload, run):
+    raise RuntimeError("a broken prepare task")

@@ -9,6 +9,7 @@ state) outlives it; `check` and `merge` are short jobs that the page sends to a 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from studio.events import LogEvent, ProgressEvent
 
@@ -66,3 +67,19 @@ def export(payload: RunRequest, run) -> dict:
     config = FinetuneConfig.from_dict(folder.read_json("config.json"))
     files = launch_files(folder, run.settings, payload.scope, config, pick_device(run.settings.device))
     return {"config_file": files["config_file"], "command": files["command"]}
+
+
+def warm(payload, run) -> int:
+    """A two-step run of the tab's defaults in a folder that is deleted after: each fresh fine-tune worker does
+    it before its job (`WorkerPool.prepare`), so a visitor's run starts in a process that has loaded, evaluated,
+    trained and generated once already (the first run in a process took 0.4 s longer, measured)."""
+    import dataclasses
+    import tempfile
+
+    from .form import defaults, parse_form
+
+    values = defaults() | {"max_steps": 2, "logging_steps": 1, "eval_steps": 1}
+    config, _ = parse_form(values)
+    with tempfile.TemporaryDirectory(prefix="studio-warm-") as folder:
+        settings = dataclasses.replace(run.settings, outputs_dir=Path(folder))
+        return run_finetune(config, run, settings, started=time.monotonic()).steps

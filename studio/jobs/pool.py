@@ -42,6 +42,14 @@ def process_context():
         return _CONTEXT
 
 
+def start_fork_server() -> None:
+    """Start the fork server now, without waiting for its imports (they run in its own process)."""
+    from multiprocessing import forkserver
+
+    process_context()
+    forkserver.ensure_running()
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process, from /proc (0 where that is not available)."""
     try:
@@ -68,7 +76,7 @@ class WorkerProcess:
         self._send_lock = threading.Lock()  # jobs and stops are sent from different threads
         self.process = ctx.Process(
             target=worker_module.main, name=f"studio-{pool.kind}",
-            args=(pool.kind, child_conn, pool.settings, pool.nice), daemon=True,
+            args=(pool.kind, child_conn, pool.settings, pool.nice, pool.prepare), daemon=True,
         )
         self.process.start()
         child_conn.close()
@@ -143,6 +151,9 @@ class WorkerPool:
         self._lock = threading.RLock()
         self._closed = False
         self._on_change = on_change or (lambda job: None)
+        # A task each new worker runs before it takes a job (`worker.main`): for training pools, whose every
+        # run is a fresh process, the first-run costs of the process paid while nobody waits.
+        self.prepare: str | None = None
 
     # ---- jobs ------------------------------------------------------------------------------------
     def submit(self, job: Job) -> None:

@@ -220,6 +220,11 @@ class JobRegistry:
                 self._jobs.pop(self._finished.popleft(), None)
 
     # ---- warming and watching -------------------------------------------------------------------------
+    def prepare_with(self, kind: str, task: str) -> None:
+        """Every new worker of `kind` runs `task` before it takes a job (see `worker.prepare_worker`)."""
+        if kind in self.pools:
+            self.pools[kind].prepare = task
+
     def warm(self, kinds=KINDS) -> None:
         """Start the worker processes now (imports of torch happen in the fork server, not here)."""
         for kind in kinds:

@@ -51,9 +51,15 @@ def train(payload: PlaygroundConfig, run) -> PlaygroundOutcome:
 
 
 def warm(payload, run) -> int:
-    """A first tiny pass, so imports and the first allocations are done before a visitor's click."""
+    """A first tiny run with pictures, nothing saved: each fresh Playground worker does it before its job
+    (`WorkerPool.prepare`), so the visitor's run starts in a process that has trained and drawn already."""
     from .datasets import make_dataset
+    from .pictures import snapshot_for
     from .training import train_playground
 
-    config = defaults_for("mlp", samples=60, epochs=1, patience=0)
-    return train_playground(config, None, make_dataset(config)).steps
+    from studio.records import library_versions
+
+    library_versions()
+    config = defaults_for("mlp", samples=60, epochs=2, patience=0)
+    data = make_dataset(config)
+    return train_playground(config, run, data, snapshot_for(config, data), 0.0).steps

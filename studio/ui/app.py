@@ -12,6 +12,7 @@ from studio.settings import Settings
 
 from .admin import create_admin_tab
 from .audio import create_audio_tab
+from .blocks import StudioBlocks
 from .finetune import create_finetune_tab
 from .image import create_image_tab
 from .playground import create_playground_tab
@@ -29,7 +30,7 @@ def build_app(settings: Settings, studio: Studio | None = None) -> gr.Blocks:
     studio = studio or Studio(settings)
     max_age_s = int(settings.output_max_age_hours * 3600)
     delete_cache = (max(600, max_age_s // 4), max_age_s) if max_age_s else None  # Gradio's uploads and copies
-    with gr.Blocks(title="GenAI Studio", analytics_enabled=False, delete_cache=delete_cache) as demo:
+    with StudioBlocks(title="GenAI Studio", analytics_enabled=False, delete_cache=delete_cache) as demo:
         gr.Markdown(
             "# GenAI Studio\nNeural networks and generative models in the browser. "
             "Everything here runs offline on built-in models; hub models work when you have internet.",

@@ -15,6 +15,8 @@ import threading
 import gradio as gr
 
 from studio.jobs import Job, JobRegistry, Limits
+from studio.jobs.pool import start_fork_server, wait_ready
+from studio.jobs.registry import TRAINING_KINDS
 from studio.ownership import owner_outputs, settings_for
 from studio.settings import Settings
 
@@ -97,8 +99,13 @@ class Studio:
         self.jobs.stop_session(session_of(request), kinds=("playground", "text", "image", "audio"))
 
     def warm_up_with(self, kind: str, task: str) -> None:
-        """A tab names the task that loads its default model and runs a first tiny pass (`warm` runs it)."""
+        """A tab names the task that loads its default model and runs a first tiny pass (`warm` runs it).
+
+        Training kinds get a fresh process for every run: there the task runs in each new worker before it
+        takes a job, so every run, not only the first, starts in a process that has done a run already."""
         self.warm_tasks[kind] = task
+        if kind in TRAINING_KINDS:
+            self.jobs.prepare_with(kind, task)
 
     def warm(self, wait: bool = False) -> threading.Thread:
         """Warm the studio in the background, one kind at a time, in the order of the tabs.
@@ -111,15 +118,15 @@ class Studio:
 
         def run() -> None:
             if self.jobs.mode == "process":
-                from multiprocessing import forkserver
-
-                from studio.jobs.pool import process_context
-
-                process_context()
-                forkserver.ensure_running()
+                start_fork_server()  # app.py has started it already; tests and other hosts may not have
             for kind, task in list(self.warm_tasks.items()):
                 if self.jobs.closed:
                     return
+                if kind in TRAINING_KINDS:  # the worker prepares itself; one warm-up at a time all the same
+                    if self.jobs.mode == "process":
+                        self.jobs.warm([kind])
+                        wait_ready(self.jobs.pools[kind].workers, timeout=120)
+                    continue
                 try:
                     job = self.jobs.submit("studio:warm-up", kind, task, None, label="warm-up",
                                            settings=self._settings)

@@ -81,7 +81,8 @@ def relay(studio: Studio, job, view: JobView, progress: gr.Progress | None = Non
                         break
             if body:
                 update = view.update(body)
-                if update is not None:
+                # The end's own frame shows everything: a frame just before it would only cost the page a redraw.
+                if update is not None and not isinstance(last, DoneEvent):
                     yield update
             if isinstance(last, ErrorEvent):
                 finished = True

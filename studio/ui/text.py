@@ -283,8 +283,11 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     inputs = [form[n] for n in FORM_FIELDS]
     outputs = [answer, chatbot, stats, download]
-    gen_event = generate_btn.click(generate, inputs, outputs, api_name="text_generate", concurrency_id="text")
-    submit_event = prompt.submit(generate, inputs, outputs, api_visibility="private", concurrency_id="text")
+    # Gradio's progress tracker on the stats line only: one on each output kept the browser busier than the answer.
+    gen_event = generate_btn.click(generate, inputs, outputs, api_name="text_generate", concurrency_id="text",
+                                   show_progress_on=[stats])
+    submit_event = prompt.submit(generate, inputs, outputs, api_visibility="private", concurrency_id="text",
+                                 show_progress_on=[stats])
     # Registered after the generation events, so those have read the prompt before it is cleared.
     for trigger in (generate_btn.click, prompt.submit):
         trigger(clear_prompt_in_chat, chat, prompt, queue=False, api_visibility="private")

@@ -152,3 +152,19 @@ def test_killing_a_shared_worker_tells_the_bystanders_why(shared):
     last = events(bystander)[-1]
     assert isinstance(last, ErrorEvent) and "another job" in last.message and "try again" in last.message
     assert isinstance(events(shared.submit("erin", "text", "tests.job_tasks:pid", None))[-1], DoneEvent)
+
+
+def test_every_fresh_training_worker_prepares_itself_before_its_job(tmp_path):
+    reg = JobRegistry(Settings(outputs_dir=tmp_path, torch_threads=1), mode="process")
+    try:
+        reg.prepare_with("playground", "tests.job_tasks:prepare")
+        runs = [events(reg.submit("alice", "playground", "tests.job_tasks:prepared", None)) for _ in range(2)]
+        results = [got[-1].result for got in runs]
+        assert all(r["prepared_in"] == r["pid"] for r in results)  # prepared in the very process that ran the job
+        assert results[0]["pid"] != results[1]["pid"]  # and each run had a fresh one
+        assert not any(isinstance(e, ProgressEvent) for got in runs for e in got)  # the prepare's events go nowhere
+        reg.prepare_with("finetune", "tests.job_tasks:prepare_fails")  # a broken prepare costs only its log line
+        last = events(reg.submit("alice", "finetune", "tests.job_tasks:prepared", None))[-1]
+        assert isinstance(last, DoneEvent) and last.result["prepared_in"] is None
+    finally:
+        reg.close()
