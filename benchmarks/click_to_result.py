@@ -1,6 +1,6 @@
 """Click to result in a real browser: the studio as people use it, against the bare library doing the same work.
 
-    python -m benchmarks.click_to_result [--only image] [--repeats 5]
+    python -m benchmarks.click_to_result [--only image[,text...]] [--repeats 5]
 
 Starts `python app.py` (a free port through GRADIO_SERVER_PORT, outputs in a
 temporary folder through STUDIO_OUTPUTS_DIR), opens Debian's Chromium through
@@ -34,6 +34,35 @@ A scenario is a module `benchmarks/e2e/<tab>.py` with:
                                   # model, as the studio's worker keeps it; the first call is the warm-up)
 
 Each scenario's first click is the first of its tab on this server, so scenarios must not click other tabs.
+
+What was in the way (server-side moments logged around Gradio's queue, `Blocks.preprocess_data`,
+`postprocess_data` and `send_message`, set against the page's click and result; cProfile on postprocessing;
+CPU time of Chromium, the page process and the workers over each click; 2 cores):
+
+- every output a frame left alone (`gr.skip()`) made Gradio build that component anew and regenerate its API
+  schema with pydantic, 2-10 ms each: 100-250 ms of a 0.6 s Text click, more than the answer's streaming.
+  `studio/ui/blocks.py` sends those outputs as the same no-change update without the rebuild (postprocessing
+  of a Text click: 10-15 ms).
+- Chromium used as much CPU as the work it showed, on the machine that does the work: Gradio's progress
+  tracker on each of an event's outputs (a timer and an animation each), 1.2-1.3 s of browser CPU for a 1.4 s
+  fine-tune or Playground click. One tracker per job now (the status line; none in the Playground, whose
+  stats line is its progress): 0.7-0.8 s.
+- a frame just before the end frame (the last events, then the result) drew everything twice; the end frame
+  now carries both.
+- each training run is a fresh process, and a process's first run pays for first allocations, kernels and
+  library state (the bare fine-tune call: 1.12 s the first time in a process, 0.69-0.78 s after). Fresh
+  training workers now do a tiny run before they take a job (`WorkerPool.prepare`), and Train no longer
+  builds the model from its config to count parameters (0.14-0.18 s in a fresh worker).
+- the first click right after start waited for the fork server's imports (about 5 s of CPU), which began only
+  once the page answered; `app.py` now starts the fork server first, beside Gradio's import.
+
+Left: about 70 ms from the click to the handler (the browser's 40-60 ms to send the event, Gradio's 10-30 ms
+to preprocess each input on a worker thread), 20-50 ms from the last message to the page drawing it, and the
+browser's CPU, which a 2-core machine takes from the work. Measured in one run (5 rounds, after the changes;
+before in brackets): warm click-to-result audio 0.31 s vs bare 0.13 s [0.31/0.14], fine-tune 1.05 vs 0.79
+[1.47/0.76], image 0.47 vs 0.23 [0.54/0.22], Playground 1.46 vs 0.96 [1.60/0.96], text 0.58 vs 0.30
+[0.60/0.26] (0.41-0.44 vs 0.26-0.28 when text runs alone or after one other tab); first click after start:
+audio 1.3 s [5.2], fine-tune 1.2 [1.8], image 0.6 [0.5], Playground 1.5 [1.6], text 0.6 [0.6].
 """
 
 from __future__ import annotations
@@ -92,7 +121,8 @@ ARM = """(button) => {
 
 def scenarios(only: str | None) -> list:
     names = [m.name for m in pkgutil.iter_modules(e2e.__path__) if not m.name.startswith("_")]
-    return [importlib.import_module(f"benchmarks.e2e.{n}") for n in sorted(names) if only in (None, n)]
+    chosen = only.split(",") if only else sorted(names)
+    return [importlib.import_module(f"benchmarks.e2e.{n}") for n in chosen if n in names]
 
 
 def start_studio(outputs: str) -> tuple[subprocess.Popen, str]:
@@ -151,7 +181,7 @@ def timed(fn):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", help="one scenario module, e.g. image")
+    parser.add_argument("--only", help="scenario modules in this order, e.g. image or finetune,text")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright

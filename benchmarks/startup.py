@@ -13,7 +13,10 @@ Where the studio's extra time goes (timed inside one start on a quiet machine): 
 end of the `with` block, and again in the studio's `demo.queue(...)`; each registers its
 routes with signature inspection, and only `launch`'s fourth build, 0.07 s, is served); `launch`
 0.24 s. Against the one-textbox app's 2.8-3.4 s that is 1.16-1.33x, depending on what else the
-machine runs; the fork server, which imports torch, starts after the page answered.
+machine runs. The fork server (torch, transformers, the engines: about 5 s of CPU) starts first, in a
+process of its own, so on two cores it imports beside Gradio instead of after the page answered: the
+first click in the Audio tab right after start came 1.3 s after the click instead of 5.2 s, and the
+start measured 1.20x (3.47 s against 2.89 s; runs 3.42-5.25 s against 2.79-3.04 s).
 """
 
 from __future__ import annotations

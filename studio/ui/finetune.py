@@ -36,7 +36,7 @@ from .relay import relay
 
 
 def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
-    # Each run gets a fresh worker, which does a two-step run of these defaults before it takes the visitor's.
+    # Each run gets a fresh worker, which does a one-step run of these defaults before it takes the visitor's.
     studio.warm_up_with(KIND, "studio.finetune.tasks:warm")
     v = defaults()
     text_models = [p.id for p in presets("text")]
