@@ -43,3 +43,15 @@ def test_plot_frames_have_float_columns_and_every_series():
     frame = curves([{"epoch": 1, **METRICS}], "loss", {"label": "before", "history": [{"epoch": 1, **METRICS}]})
     assert str(frame["epoch"].dtype) == "float64" and str(frame["value"].dtype) == "float64"
     assert set(frame["series"]) == {"train", "val", "test", "train (before)", "val (before)", "test (before)"}
+
+
+def test_a_frame_due_just_before_the_end_waits_for_the_end(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("studio.ui.playground.time.monotonic", lambda: clock[0])
+    view = PlaygroundView(defaults_for("mlp"))
+    assert view.update([StepEvent(10, 1000, 1.0, 0.6), epoch(1)]) is not None
+    clock[0] += 1.0  # 490 steps a second: 500 steps left are a second away
+    assert view.update([StepEvent(500, 1000, 5.0, 0.6), epoch(5)]) is not None
+    clock[0] += 1.0  # 985 steps in 2 s: the last 15 are 0.03 s away, the end's frame comes with them
+    assert view.update([StepEvent(995, 1000, 9.9, 0.6), epoch(9)]) is None
+    assert view.history[-1]["epoch"] == 9  # nothing is lost: the end's frame draws from the same history
