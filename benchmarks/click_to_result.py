@@ -44,9 +44,9 @@ CPU time of Chromium, the page process and the workers over each click; 2 cores)
   `studio/ui/blocks.py` sends those outputs as the same no-change update without the rebuild (postprocessing
   of a Text click: 10-15 ms).
 - Chromium used as much CPU as the work it showed, on the machine that does the work: Gradio's progress
-  tracker on each of an event's outputs (a timer and an animation each), 1.2-1.3 s of browser CPU for a 1.4 s
-  fine-tune or Playground click. One tracker per job now (the status line; none in the Playground, whose
-  stats line is its progress): 0.7-0.8 s.
+  tracker on each of an event's outputs (a timer and an animation each): 1.15-1.26 s of browser CPU in a
+  1.4-1.5 s fine-tune click. One tracker per job now (the status line; none in the Playground, whose stats line
+  is its progress): fine-tune 0.73-0.80 s, a 1.4 s Playground click 0.69-0.72 s.
 - a frame just before the end frame (the last events, then the result) drew everything twice; the end frame
   now carries both.
 - each training run is a fresh process, and a process's first run pays for first allocations, kernels and

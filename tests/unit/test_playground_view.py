@@ -4,7 +4,7 @@ import numpy as np
 
 from studio.events import EvalEvent, StepEvent
 from studio.playground.config import defaults_for
-from studio.ui.playground import PlaygroundView, curves
+from studio.ui.playground_view import PlaygroundView, curves
 
 STATS, PICTURE, PREDICTIONS, INSIDE, LOSS, ACCURACY = range(6)
 METRICS = {"train_loss": 0.6, "train_accuracy": 0.7, "val_loss": 0.5, "val_accuracy": 0.75, "test_loss": 0.55,
@@ -47,7 +47,7 @@ def test_plot_frames_have_float_columns_and_every_series():
 
 def test_a_frame_due_just_before_the_end_waits_for_the_end(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr("studio.ui.playground.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("studio.ui.playground_view.time.monotonic", lambda: clock[0])
     view = PlaygroundView(defaults_for("mlp"))
     assert view.update([StepEvent(10, 1000, 1.0, 0.6), epoch(1)]) is not None
     clock[0] += 1.0  # 490 steps a second: 500 steps left are a second away
