@@ -2,7 +2,10 @@
 live picture on (decision boundary, each hidden unit's heatmap, curves, log), over a bare PyTorch loop doing the
 same optimiser steps on the same model and data.
 
-    python benchmarks/playground_overhead.py [--model mlp] [--epochs 60] [--repeats 5]
+    python benchmarks/playground_overhead.py [--model mlp] [--epochs N] [--repeats 7]
+
+By default a run is the one the tab starts with its own defaults (150 epochs of an MLP on the spiral, about
+4 s here), with early stopping off so that every run trains the same number of steps.
 
 The studio runs as `python app.py` in its own process, as it does for users, and trains each run in a worker
 process of its own; this process reads the stream as a browser would and runs the bare loop. The studio's rate
@@ -131,8 +134,8 @@ def start_server() -> tuple[subprocess.Popen, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="mlp")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the tab's own")
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
 
     from gradio_client import Client
@@ -143,7 +146,8 @@ def main() -> None:
     # same one (set after the server starts, which keeps its own): on a busy machine both compete alike.
     os.nice(inspect.signature(WorkerPool).parameters["nice"].default)
     client = Client(url, verbose=False, download_files=False)
-    config = defaults_for(args.model, epochs=args.epochs, patience=0)
+    config = defaults_for(args.model, patience=0)
+    config = config.replace(epochs=args.epochs) if args.epochs else config
     for _ in range(60):  # the first run waits for the fork server to start
         try:
             studio_run(client, config.replace(epochs=2))
@@ -179,7 +183,7 @@ def main() -> None:
         server.wait(10)
     for name in cpu:  # the warm-up round is not recorded by `alternate`: drop its CPU rates too
         del cpu[name][0]
-    what = f"{args.model} on {config.dataset}, {args.epochs} epochs"
+    what = f"{args.model} on {config.dataset}, {config.epochs} epochs"
     report(f"playground steps/s through the UI, every picture on ({what})", runs["studio"], runs["bare"],
            unit="steps/s", target=0.95, loop_alone=runs["loop"],
            page_process_cores=round(page["cpu"] / page["wall"], 3))  # includes the warm-up round

@@ -76,7 +76,7 @@ class WorkerProcess:
         self._send_lock = threading.Lock()  # jobs and stops are sent from different threads
         self.process = ctx.Process(
             target=worker_module.main, name=f"studio-{pool.kind}",
-            args=(pool.kind, child_conn, pool.settings, pool.nice, pool.prepare), daemon=True,
+            args=(pool.kind, child_conn, pool.settings, pool.nice, pool.prepare, pool.batch_s), daemon=True,
         )
         self.process.start()
         child_conn.close()
@@ -120,22 +120,26 @@ class WorkerProcess:
     def _read(self) -> None:
         while True:
             try:
-                kind, job_id, body = self._conn.recv()
+                message = self._conn.recv()
             except (EOFError, OSError):
                 break
             except Exception:  # an event that does not unpickle: a bug in a task's result
                 log.exception("unreadable message from the %s worker", self.pool.kind)
                 continue
-            if kind == "ready":
-                self.ready.set()
-            elif kind == "event":
-                job = self.jobs.get(job_id)
-                if job is not None:
-                    job.deliver(body)
-            elif kind == "idle":
-                self.pool.worker_idle(self, job_id)
+            for kind, job_id, body in message[2] if message[0] == "batch" else (message,):
+                self._handle(kind, job_id, body)
         self.process.join(timeout=5)
         self.pool.worker_exited(self)
+
+    def _handle(self, kind: str, job_id: str | None, body) -> None:
+        if kind == "ready":
+            self.ready.set()
+        elif kind == "event":
+            job = self.jobs.get(job_id)
+            if job is not None:
+                job.deliver(body)
+        elif kind == "idle":
+            self.pool.worker_idle(self, job_id)
 
 
 class WorkerPool:
@@ -143,9 +147,10 @@ class WorkerPool:
     first come first served."""
 
     def __init__(self, kind: str, settings, size: int = 1, recycle: bool = False, nice: int = 5,
-                 on_change=None, capacity: int = 1):
+                 on_change=None, capacity: int = 1, batch_s: float = 0.0):
         self.kind, self.settings, self.size, self.recycle, self.nice = kind, settings, max(1, size), recycle, nice
         self.capacity = 1 if recycle else max(1, capacity)  # a training process runs one job and goes
+        self.batch_s = batch_s  # events of its jobs cross the pipe together, at most one message per window
         self.waiting: collections.deque[Job] = collections.deque()
         self.workers: list[WorkerProcess] = []
         self._lock = threading.RLock()

@@ -40,6 +40,10 @@ log = logging.getLogger("studio.jobs")
 
 KINDS = ("playground", "text", "image", "audio", "finetune")
 TRAINING_KINDS = frozenset({"playground", "finetune"})
+# Training streams dozens of events a second, which pages redraw once a second: they cross the pipe in batches
+# (`worker.Sender`). Generation streams (tokens, denoising steps) go one by one: their first event is the one
+# a person waits for.
+TRAINING_BATCH_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,8 @@ class JobRegistry:
         sizes = {kind: 1 for kind in KINDS} | (pool_sizes or {})
         capacities = capacities or {}  # jobs one worker holds at once (text batches them)
         self.pools = {kind: WorkerPool(kind, settings, size=sizes[kind], recycle=kind in TRAINING_KINDS,
-                                       capacity=capacities.get(kind, 1))
+                                       capacity=capacities.get(kind, 1),
+                                       batch_s=TRAINING_BATCH_S if kind in TRAINING_KINDS else 0.0)
                       for kind in KINDS} if mode == "process" else {}
         self._watchdog = threading.Thread(target=self._watch, name="studio-job-watchdog", daemon=True)
         self._watchdog.start()

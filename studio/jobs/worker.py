@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from studio.errors import StudioError
-from studio.events import DoneEvent, ErrorEvent
+from studio.events import TERMINAL, DoneEvent, ErrorEvent
 
 log = logging.getLogger("studio.worker")
 
@@ -34,18 +34,66 @@ def resolve(task: str):
     return getattr(importlib.import_module(module), name)
 
 
+class Sender:
+    """The worker's end of the pipe, shared by its jobs and threads (one lock keeps messages whole and in order).
+
+    With a `window`, a busy stream's messages go out together, at most one pipe message per window: a
+    Playground run emits 40-50 events a second, and each one woke three threads of the page process, whose
+    bursts of work slowed the training process beside it (measured: 0.942 -> 0.96 of a bare loop per round
+    with the page's own frames off). The first message after a quiet spell, terminal events and the worker's
+    own messages (ready, idle) go out at once, with whatever waits before them; a thread sends the rest when
+    their window ends, so nothing waits longer than `window`."""
+
+    def __init__(self, conn, window: float = 0.0):
+        self._conn, self.window = conn, window
+        self._cond = threading.Condition()
+        self._pending: list[tuple] = []
+        self._last = -float("inf")
+        if window > 0:
+            threading.Thread(target=self._flush_when_due, name="event-sender", daemon=True).start()
+
+    def send(self, message: tuple, urgent: bool = False) -> None:
+        with self._cond:
+            if self.window <= 0:
+                self._conn.send(message)
+                return
+            self._pending.append(message)
+            if urgent or time.monotonic() - self._last >= self.window:
+                self._flush()
+            else:
+                self._cond.notify()
+
+    def _flush(self) -> None:  # with the lock held
+        pending, self._pending = self._pending, []
+        self._last = time.monotonic()
+        self._conn.send(pending[0] if len(pending) == 1 else ("batch", None, pending))
+
+    def _flush_when_due(self) -> None:
+        with self._cond:
+            while True:
+                while not self._pending:
+                    self._cond.wait()
+                due = self._last + self.window - time.monotonic()
+                if due > 0:
+                    self._cond.wait(due)
+                    continue  # flushed meanwhile by an urgent message, or now due
+                try:
+                    self._flush()
+                except (OSError, ValueError):
+                    return  # the page is gone; the worker ends at its next read
+
+
 class ChildRun:
     """The producer side of a job inside the worker: the same API as `studio.events.Run` offers a task."""
 
-    def __init__(self, conn, lock: threading.Lock, job_id: str, stop_flag, settings):
-        self._conn, self._lock, self.job_id = conn, lock, job_id
+    def __init__(self, sender: Sender, job_id: str, stop_flag, settings):
+        self._sender, self.job_id = sender, job_id
         self._stop_flag = stop_flag
         self.settings = settings
         self.started_at = time.monotonic()
 
-    def emit(self, event) -> None:
-        with self._lock:  # tasks may emit from a helper thread (e.g. a streamer)
-            self._conn.send(("event", self.job_id, event))
+    def emit(self, event) -> None:  # tasks may emit from a helper thread (e.g. a streamer): the sender locks
+        self._sender.send(("event", self.job_id, event), urgent=isinstance(event, TERMINAL))
 
     @property
     def should_stop(self) -> bool:
@@ -108,30 +156,28 @@ def prepare_worker(task: str, settings) -> None:
         log.exception("preparing the worker with %s failed", task)
 
 
-def main(kind: str, conn, settings, nice: int = 0, prepare: str | None = None) -> None:
+def main(kind: str, conn, settings, nice: int = 0, prepare: str | None = None, batch_s: float = 0.0) -> None:
     """Serve jobs until the parent closes the pipe.
 
     Messages in: ("job", id, task, payload, settings), ("stop", id) or ("exit",). Each job runs on a thread
     of its own, so this loop keeps reading: a Stop reaches a running job at once, and a worker that takes
     several jobs at a time (the text worker, which batches them) gets them while others run. How many jobs
     a worker holds at once is the pool's decision. `settings` of a job are its owner's (their outputs
-    folder); the worker's are for the process.
+    folder); the worker's are for the process. `batch_s` is the `Sender`'s window for the jobs' events.
     """
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker-{kind}: %(message)s")
     configure_process(settings, nice, kind)
     if prepare:
         prepare_worker(prepare, settings)
-    lock = threading.Lock()
+    sender = Sender(conn, batch_s)
     stops: dict[str, threading.Event] = {}
 
     def serve(job_id: str, task: str, payload, job_settings) -> None:
-        run_task(task, payload, ChildRun(conn, lock, job_id, stops[job_id], job_settings or settings))
+        run_task(task, payload, ChildRun(sender, job_id, stops[job_id], job_settings or settings))
         stops.pop(job_id, None)
-        with lock:
-            conn.send(("idle", job_id, None))
+        sender.send(("idle", job_id, None), urgent=True)
 
-    with lock:
-        conn.send(("ready", None, os.getpid()))
+    sender.send(("ready", None, os.getpid()), urgent=True)
     while True:
         try:
             message = conn.recv()
