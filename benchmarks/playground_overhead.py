@@ -36,12 +36,26 @@ epochs of 20 steps, each step about 1.2 ms):
   everything new in one frame, as PNG, with the label only when it changes: page CPU for a 1,200-step run fell
   from 0.64-0.85 s to 0.32-0.50 s (about 0.1 of a core while a run trains).
 
-What is left (2-core machine shared with other work, load 2-5): the studio's loop alone now matches the bare
-loop per CPU second (0.98-1.06); a snapshot costs ~9 ms of CPU inside the run (cold caches; 4.6 ms on its own)
-and a 1.4 s run takes three (epoch 1, about a second later, the last epoch), ~2 %; the forked worker trains
-2-3 % slower per CPU second than the same loop in this process, not yet explained. Measured: steps per CPU
-second 0.946, 0.946, 0.917 of bare (three runs of 5 rounds); wall clock 1.01, 0.93, 0.81, which follows the
-other users of the machine more than the studio.
+The page process as a neighbour (per-thread CPU from /proc, perf on the page process, a duty-cycled burner
+beside a bare loop):
+
+- A process busy 15 % of the time in short bursts, beside the bare loop, cost the loop 5 % of its steps per CPU
+  second (10 rounds each: 849 alone, 803 with the burner; 820 with the loop pinned to one core), more than a
+  process busy all the time did: the page's bursts matter more than its CPU total.
+- Idle, the page's event loop used 8 % of a core: Gradio's queue looks for work every millisecond and for
+  progress every 10 ms. `StudioBlocks` sets 5 ms and 50 ms (3 %).
+- A run's 40-50 events a second each woke the page's reader, relay and event loop; the worker now sends a
+  training run's events at most every 0.1 s in one pipe message (`worker.Sender`). With both: the page process
+  used 0.07 of a core during runs instead of 0.12-0.17.
+- With the page's frames turned off altogether the studio read 0.942 of bare (one run, 7 rounds), against 0.889
+  with them: what the page does while a run trains is most of what separates the studio from the loop.
+
+What is left, measured in the loop (default run, 3,000 steps, 3.8 s): evaluation after every epoch 2.6 % of the
+time (it was 0.38 ms an epoch, 0.27 ms now that a network with no dropout and no batch norm skips the eval/train
+switch, `models.evaluating`), snapshots 1.5 %, counting an epoch's answers 0.35 %, events 0.2 %. On this
+machine, whose other users move a rate by 10-30 % from one run to the next, one benchmark run (7 rounds) read
+0.948 (per round 0.939), others 0.90-0.92: the ratio is at the target's edge, and the run-to-run spread is
+larger than what is left.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from torch import nn
 from .config import PlaygroundConfig
 from .datasets import ToyDataset, describe_sequence
 from .drawing import bars, grey, heat, heat_tiles, sheet
-from .models import MLP, ResidualMLP, SequenceRNN, TransformerClassifier
+from .models import MLP, ResidualMLP, SequenceRNN, TransformerClassifier, evaluating
 from .preview import painter_for
 from .toydata import expand_features
 
@@ -51,13 +51,8 @@ class _Recorder:
 
 
 def _in_eval(model: nn.Module, fn):
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            return fn()
-    finally:
-        model.train(was_training)
+    with evaluating(model), torch.inference_mode():
+        return fn()
 
 
 def _hidden_layers(model: nn.Module) -> list[nn.Module]:

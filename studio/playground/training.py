@@ -28,7 +28,7 @@ from studio.events import EvalEvent, LogEvent, Run, StepEvent
 
 from .config import PlaygroundConfig
 from .datasets import Split, ToyDataset, make_dataset
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, evaluating
 
 Snapshot = Callable[[nn.Module], dict[str, Any]]
 
@@ -135,17 +135,13 @@ class HeldOut:
     @torch.inference_mode()
     def evaluate(self, model: nn.Module) -> list[tuple[float, float]]:
         """(mean cross-entropy, accuracy) of each split; NaNs for an empty one."""
-        was_training = model.training
-        model.eval()
-        try:
-            losses, hits = [], []
+        losses, hits = [], []
+        with evaluating(model):
             for start in range(0, len(self.rows), self.batch):
                 idx = slice(start, start + self.batch)
                 logits, targets = _forward(model, self.rows, idx), self.rows.y[idx]
                 losses.append(F.cross_entropy(logits, targets, reduction="none"))
                 hits.append((logits.argmax(1) == targets).float())
-        finally:
-            model.train(was_training)
         sums = torch.zeros(2, len(self.sizes))
         if losses:
             sums[0].index_add_(0, self.part, torch.cat(losses))
