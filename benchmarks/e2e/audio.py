@@ -52,7 +52,7 @@ def prepare(page) -> str:
     before = waveform.first.get_attribute("src") if waveform.count() else None
     return f"""() => {{
       const img = document.querySelector('#audio-waveform img');
-      return /seed {seed}\\b/.test(document.querySelector('#audio-status').innerText) && img !== null
+      return /seed {seed}(?!\\d)/.test(document.querySelector('#audio-status').textContent) && img !== null
         && img.getAttribute('src') !== {json.dumps(before)} && img.complete && img.naturalWidth > 0;
     }}"""
 

@@ -25,7 +25,7 @@ def prepare(page) -> str:
         if page.locator("#image-gallery img").count() else None
     return f"""() => {{
       const img = document.querySelector('#image-gallery img');
-      return document.querySelector('#image-status').innerText.includes('seeds {seed} ') && img !== null
+      return document.querySelector('#image-status').textContent.includes('seeds {seed} ') && img !== null
         && img.getAttribute('src') !== {json.dumps(before)} && img.complete && img.naturalWidth > 0;
     }}"""
 

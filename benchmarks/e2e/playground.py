@@ -30,10 +30,10 @@ def prepare(page) -> str:
     return """(() => {
       let started = false;
       return () => {
-        const stats = document.querySelector('#pg-stats').innerText;
+        const stats = document.querySelector('#pg-stats').textContent;
         started = started || stats.includes('Starting');
         return started && stats.includes('Best epoch')
-          && document.querySelector('#pg-story').innerText.includes('What happened');
+          && document.querySelector('#pg-story').textContent.includes('What happened');
       };
     })()"""
 

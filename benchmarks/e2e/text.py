@@ -24,7 +24,7 @@ def prepare(page) -> str:
     page.locator("#text-ignore-eos input").check()
     page.locator("#text-seed input").fill(str(seed))
     return f"""() => {{
-      const stats = document.querySelector('#text-stats').innerText;
+      const stats = document.querySelector('#text-stats').textContent;
       return /seed {seed} \\u00b7/.test(stats) && stats.includes('tokens/s')
         && document.querySelector('#text-answer textarea').value.length > 0;
     }}"""
