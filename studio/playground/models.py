@@ -45,8 +45,9 @@ _SAME_IN_BOTH_MODES: weakref.WeakKeyDictionary[nn.Module, bool] = weakref.WeakKe
 @contextmanager
 def evaluating(model: nn.Module):
     """The model in eval mode for the block, then as it was. A network of these architectures with no dropout
-    and no batch norm computes the same in both modes, and switching walks every module (90 us for the
-    default MLP, twice an epoch: 2 % of its training time once epochs take 25 ms), so then it is skipped."""
+    and no batch norm computes the same in both modes, and switching there and back walks every module twice
+    (90 us for the default MLP; its evaluation went from 0.38 to 0.27 ms an epoch, about 0.4 % of a default
+    run's training time), so then it is skipped."""
     same = _SAME_IN_BOTH_MODES.get(model)
     if same is None:
         same = _SAME_IN_BOTH_MODES[model] = not any(_acts_differently_when_training(m) for m in model.modules())
