@@ -1,5 +1,6 @@
-"""`StudioBlocks`: Gradio's Blocks, with outputs left unchanged (`gr.skip()`) costing nothing, and a queue
-that polls less often when idle (see `QUEUE_POLL_S`).
+"""`StudioBlocks`: Gradio's Blocks, with outputs left unchanged (`gr.skip()`) costing nothing, a queue
+that polls less often when idle (see `QUEUE_POLL_S`), and every event's progress shown on one output
+(see `one_progress_target`).
 
 Why: a streamed job yields a page update several times a second, and most of
 its outputs stay as they are (the chat while the answer streams, the download
@@ -33,7 +34,46 @@ def _is_bare_skip(value) -> bool:
     return isinstance(value, dict) and value == _SKIP
 
 
+def first_component(block) -> gr.components.Component | None:
+    """The first component of a layout in page order: the one Gradio's page finds first."""
+    for child in getattr(block, "children", []):
+        if isinstance(child, gr.components.Component):
+            return child
+        found = first_component(child)
+        if found is not None:
+            return found
+    return None
+
+
+def one_progress_target(fns, first: gr.components.Component | None) -> int:
+    """Give every event with no `show_progress_on` a single progress target; returns how many were changed.
+
+    Why: Gradio's page keeps a loading status for every component that was ever a progress target of an
+    event it ran (by default, all of an event's outputs), and on each status message of any event (pending,
+    start, every yield, completion) it updates every one of them, each found by a depth-first search of the
+    whole layout. The page-load events alone (the Playground's link restore has 49 outputs) left about 60: a
+    Chromium CPU profile of an Audio click had 255 ms of its 585 ms of page work in
+    `update_loading_stati_state`. Now an event shows its progress over its first output only (as the
+    studio's job events already do on their status line), and an event whose progress is hidden targets the
+    page's `first` component, which that search reaches at once.
+    """
+    changed = 0
+    for fn in fns:
+        if fn.show_progress_on is not None or not fn.outputs:
+            continue
+        outputs = [o for o in fn.outputs if isinstance(o, gr.components.Component)]
+        target = first if fn.show_progress == "hidden" and first is not None else outputs[0] if outputs else None
+        if target is not None and (len(fn.outputs) > 1 or target is not fn.outputs[0]):
+            fn.show_progress_on = [target]
+            changed += 1
+    return changed
+
+
 class StudioBlocks(gr.Blocks):
+    def __exit__(self, *args, **kwargs):
+        one_progress_target(self.fns.values(), first_component(self))
+        return super().__exit__(*args, **kwargs)
+
     def queue(self, *args, **kwargs):
         super().queue(*args, **kwargs)
         queue = self._queue

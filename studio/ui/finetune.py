@@ -256,5 +256,6 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
     compare_pick.change(compare_runs, compare_pick, runs_plot, api_name="finetune_compare_runs")
     merge_btn.click(merge, run_pick, export_out, api_name="finetune_merge")
     export_btn.click(export, run_pick, export_out, api_name="finetune_export")
-    demo.load(reattach, run_pick, outputs, api_name="finetune_attach")
+    # Hidden: a run to re-attach shows itself on the status line; nothing to re-attach answers at once.
+    demo.load(reattach, run_pick, outputs, api_name="finetune_attach", show_progress="hidden")
     return {"train": train_event, "resume": resume_event, "form": form}

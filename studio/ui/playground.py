@@ -284,7 +284,8 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
     reset_btn.click(reset, model, shown, api_name="playground_reset")
     model.input(change_model, model, shown, api_visibility="private")
     load_btn.click(load_setup, share, shown, api_name="playground_load")
-    demo.load(load_from_url, None, shown + lesson.shown + [lesson.link], api_visibility="private")
+    demo.load(load_from_url, None, shown + lesson.shown + [lesson.link], api_visibility="private",
+              show_progress="hidden")  # a restored link fills the form at once: no tracker over 49 outputs
     typed = [c for c in inputs if c is not model]
     gr.on([c.input for c in typed], describe, inputs, [share, diagram], trigger_mode="always_last",
           show_progress="hidden", api_visibility="private")

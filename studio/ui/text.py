@@ -295,8 +295,8 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     clear_btn.click(clear, None, [answer, chatbot, stats, download], api_visibility="private")
     chat.change(toggle_chat, chat, [system_prompt, chatbot], api_visibility="private")
     model.focus(refresh_models, model, model, api_visibility="private", queue=False)
-    demo.load(refresh_models, model, model, api_visibility="private", queue=False)
-    demo.load(refresh_backends, backend, backend, api_visibility="private", queue=False)
+    demo.load(refresh_models, model, model, api_visibility="private", queue=False, show_progress="hidden")
+    demo.load(refresh_backends, backend, backend, api_visibility="private", queue=False, show_progress="hidden")
     backend.change(toggle_backend, backend, [backend_model, card, *(form[n] for n in LOCAL_ONLY)],
                    api_visibility="private", queue=False)
     for choice in (model, custom_model):

@@ -76,3 +76,35 @@ def test_the_queue_polls_at_the_studios_pace_not_every_millisecond():
     plain, _ = build(gr.Blocks)
     plain.queue()
     assert plain._queue.sleep_when_free < QUEUE_POLL_S  # Gradio's own pace is what this changes
+
+
+def progress_targets(demo) -> dict[str, list[int] | None]:
+    """Each event's `show_progress_on` as the page gets it (component ids), by api name."""
+    return {d["api_name"]: d["show_progress_on"] for d in demo.get_config_file()["dependencies"]}
+
+
+def build_events(blocks_class):
+    with blocks_class() as demo:
+        header = gr.Markdown("# title")
+        with gr.Row():
+            answer, status, files = gr.Textbox(), gr.Markdown(), gr.File()
+            button = gr.Button()
+        button.click(lambda: None, None, [answer, status, files], api_name="several")
+        button.click(lambda: None, None, [answer, status], api_name="chosen", show_progress_on=[status])
+        button.click(lambda: None, None, [answer, files], api_name="hidden", show_progress="hidden")
+        button.click(lambda: None, None, answer, api_name="one")
+        demo.load(lambda: None, None, [answer, status, files], api_name="on_load", show_progress="hidden")
+    return demo, header, answer, status
+
+
+def test_every_event_has_one_progress_target_and_hidden_ones_the_first_component():
+    demo, header, answer, status = build_events(StudioBlocks)
+    assert progress_targets(demo) == {
+        "several": [answer._id],  # the first output, not all three
+        "chosen": [status._id],  # a choice made in the tab stays
+        "hidden": [header._id],  # the page's first component: the page's search for it stops at once
+        "one": None,  # a single output is its own target already
+        "on_load": [header._id],
+    }
+    plain, *_ = build_events(gr.Blocks)
+    assert progress_targets(plain)["several"] is None  # Gradio's default: every output is a target
