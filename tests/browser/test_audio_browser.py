@@ -4,14 +4,21 @@ refused without losing the clip, and Stop a long one; a short clip shows no stat
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError, expect
 
 pytestmark = pytest.mark.browser
 
 
-def image_drawn(page, selector: str) -> bool:
-    """The picture's file arrived and decoded (an <img> that failed to load has no natural width)."""
-    return page.locator(selector).first.evaluate("img => img.complete && img.naturalWidth > 0")
+def image_drawn(page, selector: str, timeout_ms: int = 5_000) -> bool:
+    """The picture's file arrives and decodes within `timeout_ms` (an <img> that failed to load has no natural
+    width); the status line may show before the browser has fetched the pictures it names."""
+    try:
+        page.wait_for_function("(s) => { const img = document.querySelector(s); "
+                               "return img !== null && img.complete && img.naturalWidth > 0; }",
+                               arg=selector, timeout=timeout_ms)
+        return True
+    except PlaywrightTimeoutError:
+        return False
 
 
 def test_make_a_clip_play_it_see_its_pictures_and_stop_a_long_one(studio_page, studio_settings):
