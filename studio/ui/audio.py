@@ -64,6 +64,16 @@ def uploaded(path, upload_folder: str) -> str | None:
     return str(resolved)
 
 
+def every_clip(result) -> list | None:
+    """The gallery of every clip's pictures, filled only when there are several: one clip's pictures are above it
+    already, and each picture the page gets costs the server a file copy and the browser a fetch (a plain value,
+    not a visibility update, so the API's answer keeps its shape)."""
+    if len(result.paths) < 2:
+        return None
+    plots = [(str(w), f"waveform {i}") for i, w in enumerate(result.waveforms, 1)]
+    return plots + [(str(s), f"mel spectrogram {i}") for i, s in enumerate(result.spectrograms, 1)]
+
+
 ELEM_IDS = {"window_seconds": "audio-window", "overlap_seconds": "audio-overlap"}  # the rest: audio-<name>
 
 
@@ -91,11 +101,9 @@ class AudioView(JobView):
         if result is None or not result.paths:  # stopped before a clip (or while still queued): keep the old one
             done = f" after {result.steps} steps" if result is not None else ""
             return self.status_only(f"Stopped{done}: nothing new was kept (the clip shown before stays).")
-        plots = [(str(w), f"waveform {i}") for i, w in enumerate(result.waveforms, 1)]
-        plots += [(str(s), f"mel spectrogram {i}") for i, s in enumerate(result.spectrograms, 1)]
         files = [str(p) for p in result.paths] + [str(result.record_path)]
-        return (str(result.paths[0]), str(result.waveforms[0]), str(result.spectrograms[0]), plots, files,
-                format_result(result))
+        return (str(result.paths[0]), str(result.waveforms[0]), str(result.spectrograms[0]), every_clip(result),
+                files, format_result(result))
 
 
 def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
@@ -136,8 +144,8 @@ def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
             player = gr.Audio(label="First clip", type="filepath", interactive=False, elem_id="audio-player")
             waveform = gr.Image(label="Waveform", interactive=False, elem_id="audio-waveform")
             spectrogram = gr.Image(label="Mel spectrogram", interactive=False, elem_id="audio-spectrogram")
-            plots = gr.Gallery(label="Every clip's waveform and spectrogram", columns=2, height=260,
-                               elem_id="audio-plots")
+            plots = gr.Gallery(label="Every clip's waveform and spectrogram, when you make two or more", columns=2,
+                               height=260, elem_id="audio-plots")
             downloads = gr.File(label="Download the WAVs and the record", file_count="multiple",
                                 elem_id="audio-downloads")
         with gr.Column(scale=2):

@@ -37,6 +37,11 @@ def test_a_clip_comes_back_with_pictures_and_a_record(client):
     assert "real-time factor" in status and "seed 5" in status
 
 
+def test_one_clip_sends_no_gallery_of_the_pictures_shown_above_it(client):
+    player, waveform, spectrogram, plots, downloads, status = generate(client, samples=1, seed=6)
+    assert waveform.endswith(".png") and not plots and "seed 6" in status
+
+
 def test_an_uploaded_clip_is_continued_by_the_shipped_model(client, tmp_path):
     """Issue 10: the embedded model's saved tokenizer made every continuation fail with a TypeError."""
     path = tmp_path / "prompt.wav"

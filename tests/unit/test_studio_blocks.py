@@ -108,3 +108,51 @@ def test_every_event_has_one_progress_target_and_hidden_ones_the_first_component
     }
     plain, *_ = build_events(gr.Blocks)
     assert progress_targets(plain)["several"] is None  # Gradio's default: every output is a target
+
+
+def build_form(blocks_class):
+    with blocks_class() as demo:
+        fields = [gr.Textbox(), gr.Number(precision=0), gr.Slider(0, 10), gr.Dropdown(["a", "b"], type="index"),
+                  gr.Checkbox(), gr.Radio(["x", "y"]), gr.CheckboxGroup(["p", "q"]), gr.JSON(), gr.State(7)]
+        gr.Button().click(lambda *values: None, fields, None)
+    return demo, demo.fns[0]
+
+
+FORM = ["hello", 3.0, 4.5, "b", True, "y", ["q"], {"k": [1, 2]}, None]
+
+
+def preprocess(blocks_class, values):
+    demo, fn = build_form(blocks_class)
+    return run(demo.preprocess_data(fn, copy.deepcopy(values), SessionState(demo)))
+
+
+def test_form_fields_are_read_as_gradio_reads_them():
+    assert preprocess(StudioBlocks, FORM) == preprocess(gr.Blocks, FORM) == \
+        ["hello", 3, 4.5, 1, True, "y", ["q"], {"k": [1, 2]}, 7]
+
+
+def test_a_bad_field_is_refused_with_gradios_message():
+    bad = [*FORM[:3], "not a choice", *FORM[4:]]
+    with pytest.raises(gr.Error) as studio:
+        preprocess(StudioBlocks, bad)
+    with pytest.raises(gr.Error) as plain:
+        preprocess(gr.Blocks, bad)
+    assert str(studio.value) == str(plain.value) and "not a choice" in str(studio.value)
+
+
+def test_form_fields_take_no_thread_hop_each(monkeypatch):
+    import anyio.to_thread
+
+    hops = []
+    original = anyio.to_thread.run_sync
+
+    async def counting(fn, *args, **kwargs):
+        hops.append(type(getattr(fn, "__self__", None)).__name__)
+        return await original(fn, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    preprocess(StudioBlocks, FORM)
+    assert hops == ["JSON"]  # only the component that is not a plain form field
+    hops.clear()
+    preprocess(gr.Blocks, FORM)
+    assert len(hops) == 8  # Gradio's own path: one hop for each input but the state
