@@ -13,6 +13,7 @@ pictures and the form stay.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -74,6 +75,10 @@ def every_clip(result) -> list | None:
     return plots + [(str(s), f"mel spectrogram {i}") for i, s in enumerate(result.spectrograms, 1)]
 
 
+# A clip made in less time than this (2 s of the embedded model: 0.3-0.45 s) shows no token count before it:
+# the count's two page updates came while the worker was generating, on the same two cores.
+FIRST_COUNT_S = 0.5
+
 ELEM_IDS = {"window_seconds": "audio-window", "overlap_seconds": "audio-overlap"}  # the rest: audio-<name>
 
 
@@ -82,6 +87,9 @@ class AudioView(JobView):
 
     outputs = 6
 
+    def __init__(self):
+        self.started = time.monotonic()
+
     def status_only(self, text: str) -> tuple:
         return (*self.skip()[:-1], text)
 
@@ -89,12 +97,17 @@ class AudioView(JobView):
         return self.status_only(waiting_text(position, kind))
 
     def update(self, events: list):
-        """The newest progress line; none for the last decoder step, whose clip follows within milliseconds
-        (each line costs the page a round of updates: Gradio rebuilds every output left as it was)."""
+        """The newest progress line; none for the last decoder step, whose clip follows within milliseconds, and
+        no token count in a job's first `FIRST_COUNT_S` (each line costs the page a round of updates, while
+        Gradio's tracker on the status line already shows the job running; a line that is not a count, such as
+        "Loading...", shows at once)."""
         progress = [e for e in events if isinstance(e, ProgressEvent)]
-        if not progress or not progress[-1].message or (progress[-1].total and progress[-1].step >= progress[-1].total):
+        last = progress[-1] if progress else None
+        if last is None or not last.message or (last.total and last.step >= last.total):
             return None
-        return self.status_only(progress[-1].message)
+        if last.step and time.monotonic() - self.started < FIRST_COUNT_S:
+            return None
+        return self.status_only(last.message)
 
     def done(self, event: DoneEvent) -> tuple:
         result = event.result
