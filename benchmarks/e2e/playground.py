@@ -38,6 +38,19 @@ def prepare(page) -> str:
     })()"""
 
 
+def first_seen() -> str:
+    """The first click's first visible result: the loss curve of the run's first frame (Gradio's LinePlot draws a
+    lone point as a path of zero length, so a line is the second point on), as for the Fine-tune tab; on a 2-core
+    machine under load the whole 40 epochs took 2.6-2.9 s even in plain torch."""
+    return "() => document.querySelector(\"#pg-loss-plot g.mark-line path[d*='L']\") !== null"
+
+
+def settle(page) -> None:
+    """The run ends before the next click (after `first_seen` it is still training)."""
+    page.wait_for_function("() => document.querySelector('#pg-stats').textContent.includes('Best epoch')",
+                           polling=100, timeout=120_000)
+
+
 def bare() -> None:
     import torch
 
