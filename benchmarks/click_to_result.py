@@ -62,16 +62,32 @@ CPU time of Chromium, the page process and the workers over each click; 2 cores)
 - this benchmark's own check ran on every animation frame (layout reads in the page being measured); it runs
   on DOM changes and picture loads only.
 
-Left: about 70 ms from the click to the handler, which grows with the number of inputs an event reads (a
-one-button Gradio app, measured the same way: 7 ms from the click to Gradio's queue with one input, 20 ms
-with 20, 17-34 ms with 20 beside ten tabs of other fields; the studio's forms have 10-25 inputs and Gradio
-preprocesses each on a worker thread), 20-50 ms from the last message to the page drawing it, and the
-browser's CPU, which a 2-core machine takes from the work. The warm clicks are within 50-90 ms of the
-target, except fine-tune, which meets it. One run (5 rounds; before this work in brackets): warm
-click-to-result audio 0.34 s vs bare 0.12 s [0.31/0.14], fine-tune 1.08 vs 0.78 [1.47/0.76, met now],
-image 0.51 vs 0.24 [0.54/0.22], Playground 1.38 vs 0.97 [1.60/0.96], text 0.55 vs 0.26 [0.60/0.26]
-(text alone, or after one other tab: 0.41-0.44 vs 0.26-0.28, met); first click after start (target 3 s,
-all met): audio 1.3 s [5.2], fine-tune 1.2 [1.8], image 0.6 [0.5], Playground 1.4 [1.6], text 0.6 [0.6].
+- Gradio's page keeps a loading status for every component that was ever a progress target of an event it
+  ran (by default all of an event's outputs, the page-load events' too: about 60 components once the page had
+  loaded) and, on every status message of any event (pending, start, each yield, completion), updates each of
+  them, found by a depth-first search of the 341-node layout through Svelte proxies: 255 ms of the 585 ms of
+  page JavaScript in an Audio click (Chromium's CPU profiler). `StudioBlocks` gives each event one target (its
+  first output; the page's first component where progress is hidden): Text click 1.56 -> 1.03 s (bare 0.84),
+  Audio 0.79 -> 0.65 s, Chromium's renderer CPU in an Audio click 0.6-0.9 s -> 0.4-0.45 s.
+- Gradio preprocesses each input on a worker thread, about 1 ms a hop here (Audio's 15 inputs 16 ms, Image's
+  21 25 ms): plain form fields are read on the event loop (2.5 ms).
+- the Audio result sent seven files, each through Gradio's path checks (realpath of every part of the path
+  against each allowed folder) and a copy: 45 ms; the gallery repeated one clip's two pictures and is now
+  filled for two clips or more (24 ms). No token count shows in a clip's first 0.5 s.
+- tried and left: Gradio's tracker on the Audio status line as "full", "minimal" or "hidden" (two rounds of
+  five clicks each) made no difference beyond the machine's noise (0.59-0.62 s for all three).
+
+Left: each tab used in a page session leaves its job event's status line in Gradio's set of loading statuses,
+so every later message of any tab searches the layout once more for each (the Fine-tune status line is the
+last of the 341 nodes): measured alone or second, Text met its target (1.03 s against 1.16 allowed), measured
+last of five tabs it read 1.45 s. Keeping Gradio's tracker (and its error badge) on each status line is worth
+that; the alternative is a target shared by every event and progress drawn by the studio alone. On this
+machine (a 2-core host about 3x slower than the one of the earlier figures: a bare audio clip 0.36 s against
+0.12 s) one run of all tabs, 5 rounds: warm click-to-result audio 0.63 s vs bare 0.36 (target 0.58), fine-tune
+2.05 vs 3.81 (met), image 1.02 vs 0.62 (0.89), Playground 3.48 vs 2.75 (3.45), text 1.45 vs 0.82 (1.13); alone,
+audio 0.62 (0.56), image 0.91 (0.94, met), Playground 3.39 (3.60, met), text 1.03 (1.16, met). First click
+after start, all met (target 3 s): audio 2.8 s, fine-tune 1.8, image 1.2, Playground 1.5 (its first loss
+curve, `first_seen`), text 1.3.
 """
 
 from __future__ import annotations
