@@ -100,6 +100,9 @@ def first_click(page, spec: FirstClick) -> tuple[float, float]:
     page.wait_for_function("([sel, before]) => document.querySelector(sel).innerText !== before",
                            arg=[spec.status, before], polling="raf", timeout=30_000)
     progress_s = time.monotonic() - start
+    # The change is something a person sees: an empty status line has room for Gradio's tracker (spinner and
+    # timer), which an element of no height would hold out of sight.
+    assert status.bounding_box()["height"] >= 36, f"{spec.tab}: the status line is too low to show progress"
     expect(page.locator(spec.result).first).to_be_visible(timeout=spec.result_timeout_s * 1000)
     return progress_s, time.monotonic() - start
 
