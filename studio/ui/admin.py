@@ -160,11 +160,14 @@ def create_admin_tab(demo: gr.Blocks, studio: Studio) -> dict:
     # ---- wiring --------------------------------------------------------------------------------
 
     private = dict(api_visibility="private", concurrency_limit=None)
+    # A refresh rewrites the settings' fields: its tracker covers each of them (not only the first output, the
+    # studio's default), so a setting changed while it runs is not silently put back.
+    refreshed = dict(private, show_progress_on=[jobs, locked, *limits])
     sign_in_btn.click(sign_in, password, [admin_state, panel, note, password], **private).then(
-        refresh, admin_state, [jobs, locked, *limits], **private)
+        refresh, admin_state, [jobs, locked, *limits], **refreshed)
     password.submit(sign_in, password, [admin_state, panel, note, password], **private).then(
-        refresh, admin_state, [jobs, locked, *limits], **private)
-    refresh_btn.click(refresh, admin_state, [jobs, locked, *limits], **private)
+        refresh, admin_state, [jobs, locked, *limits], **refreshed)
+    refresh_btn.click(refresh, admin_state, [jobs, locked, *limits], **refreshed)
     stop_btn.click(stop_job, [admin_state, job_id], [jobs, note], **private)
     stop_all_btn.click(stop_all, admin_state, [jobs, note], **private)
     save_btn.click(apply_settings, [admin_state, locked, *limits], note, **private)
