@@ -75,8 +75,9 @@ def every_clip(result) -> list | None:
     return plots + [(str(s), f"mel spectrogram {i}") for i, s in enumerate(result.spectrograms, 1)]
 
 
-# A clip made in less time than this (2 s of the embedded model: 0.3-0.45 s) shows no token count before it:
-# the count's two page updates came while the worker was generating, on the same two cores.
+# A clip made in less time than this shows no token count before it: the count's two page updates came while
+# the worker was generating, on the same two cores. 2 s of the embedded model took 0.39-0.52 s in the worker
+# on a slow 2-core host (0.3-0.45 s as a bare call), so some warm clicks still show one count.
 FIRST_COUNT_S = 0.5
 
 ELEM_IDS = {"window_seconds": "audio-window", "overlap_seconds": "audio-overlap"}  # the rest: audio-<name>

@@ -66,3 +66,20 @@ def test_nothing_waits_longer_than_the_window():
     waited = pipe.sent[-1][0] - sent
     assert 0.05 < waited < 0.5, waited
     assert pipe.events() == [step(0), step(1)]
+
+
+def test_the_flushing_thread_is_woken_once_a_window_not_once_an_event():
+    pipe = Pipe()
+    sender = Sender(pipe, window=0.2)
+    wakes = []
+    notify = sender._cond.notify
+    sender._cond.notify = lambda *a: (wakes.append(1), notify(*a))
+    sender.send(step(0))  # at once
+    for i in range(1, 30):
+        sender.send(step(i))
+    assert len(wakes) == 1  # the second message told the thread a window had begun; the rest just wait in it
+    assert pipe.arrived.wait(1)
+    deadline = time.monotonic() + 1
+    while len(pipe.events()) < 30 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pipe.events() == [step(i) for i in range(30)]
