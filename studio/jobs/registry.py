@@ -43,7 +43,7 @@ TRAINING_KINDS = frozenset({"playground", "finetune"})
 # Training streams dozens of events a second, which pages redraw once a second: they cross the pipe in batches
 # (`worker.Sender`). Generation streams (tokens, denoising steps) go one by one: their first event is the one
 # a person waits for.
-TRAINING_BATCH_S = 0.1
+TRAINING_BATCH_S = 0.25
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,20 @@ def test_a_skipped_output_builds_no_component(monkeypatch):
     assert len(built) == 1  # what this class saves: plain Gradio rebuilds the skipped Chatbot
 
 
-def test_the_queue_polls_at_the_studios_pace_not_every_millisecond():
-    from studio.ui.blocks import PROGRESS_POLL_S, QUEUE_POLL_S
+def test_the_queue_polls_at_the_studios_pace_not_every_millisecond_and_slower_while_an_event_runs():
+    from gradio.queueing import Queue
+
+    from studio.ui.blocks import BUSY_QUEUE_POLL_S, PROGRESS_POLL_S, QUEUE_POLL_S
 
     demo, _ = build(StudioBlocks)
     demo.queue()
-    assert (demo._queue.sleep_when_free, demo._queue.progress_update_sleep_when_free) == (QUEUE_POLL_S, PROGRESS_POLL_S)
+    queue = demo._queue
+    assert isinstance(queue, Queue)
+    assert (queue.sleep_when_free, queue.progress_update_sleep_when_free) == (QUEUE_POLL_S, PROGRESS_POLL_S)
+    queue.active_jobs = [None, ["an event"]]  # what Gradio's loop keeps there while it processes one
+    assert queue.sleep_when_free == BUSY_QUEUE_POLL_S > QUEUE_POLL_S
+    queue.active_jobs = [None, None]
+    assert queue.sleep_when_free == QUEUE_POLL_S
     plain, _ = build(gr.Blocks)
     plain.queue()
     assert plain._queue.sleep_when_free < QUEUE_POLL_S  # Gradio's own pace is what this changes
