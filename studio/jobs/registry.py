@@ -188,6 +188,11 @@ class JobRegistry:
             chosen = [j for j in self._jobs.values() if owner is None or j.owner == owner]
         return [j.info() for j in sorted(chosen, key=lambda j: j.created, reverse=True)]
 
+    def visitor_jobs(self) -> int:
+        """How many jobs of visitors (not the studio's own, such as warm-ups) are waiting or running."""
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if not j.ended and not j.owner.startswith("studio:"))
+
     def position(self, job: Job) -> int:
         return self.pools[job.kind].position(job) if self.mode == "process" else 0
 

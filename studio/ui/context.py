@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import gradio as gr
 
@@ -21,6 +22,8 @@ from studio.ownership import owner_outputs, settings_for
 from studio.settings import Settings
 
 from .visitor import identities, owner_of, session_of
+
+WARM_UP_YIELD_S = 0.2  # how often a warm-up that waits for visitors' jobs looks again
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -114,12 +117,16 @@ class Studio:
         and its warm-up task (imports, the embedded model, a first tiny pass). One at a time, because on
         a small machine five warm-ups at once starve each other and the page: a click that arrives
         meanwhile waits only for its own kind's warm-up, or does that work itself if it comes first.
-        Warm-up jobs belong to the studio itself, not to a visitor."""
+        The next warm-up waits while a visitor's job waits or runs, so that it never slows work a person has
+        started (on two cores it took half the machine from their first click). Warm-up jobs belong to the
+        studio itself, not to a visitor."""
 
         def run() -> None:
             if self.jobs.mode == "process":
                 start_fork_server()  # app.py has started it already; tests and other hosts may not have
             for kind, task in list(self.warm_tasks.items()):
+                while self.jobs.visitor_jobs() and not self.jobs.closed:
+                    time.sleep(WARM_UP_YIELD_S)
                 if self.jobs.closed:
                     return
                 if kind in TRAINING_KINDS:  # the worker prepares itself; one warm-up at a time all the same
