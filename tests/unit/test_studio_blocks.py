@@ -91,16 +91,22 @@ def progress_targets(demo) -> dict[str, list[int] | None]:
     return {d["api_name"]: d["show_progress_on"] for d in demo.get_config_file()["dependencies"]}
 
 
+def relay_like():
+    yield "a job's progress", "its status", None
+
+
 def build_events(blocks_class):
     with blocks_class() as demo:
         header = gr.Markdown("# title")
         with gr.Row():
             answer, status, files = gr.Textbox(), gr.Markdown(), gr.File()
             button = gr.Button()
-        button.click(lambda: None, None, [answer, status, files], api_name="several")
-        button.click(lambda: None, None, [answer, status], api_name="chosen", show_progress_on=[status])
-        button.click(lambda: None, None, [answer, files], api_name="hidden", show_progress="hidden")
-        button.click(lambda: None, None, answer, api_name="one")
+        button.click(relay_like, None, [answer, status, files], api_name="several")
+        button.click(relay_like, None, [answer, status], api_name="chosen", show_progress_on=[status])
+        button.click(relay_like, None, [answer, files], api_name="hidden", show_progress="hidden")
+        button.click(relay_like, None, answer, api_name="one")
+        button.click(lambda: ("a", "b"), None, [answer, status], api_name="at_once")
+        button.click(lambda: "a", None, answer, api_name="one_at_once")
         demo.load(lambda: None, None, [answer, status, files], api_name="on_load", show_progress="hidden")
     return demo, header, answer, status
 
@@ -112,8 +118,12 @@ def test_every_event_has_one_progress_target_and_hidden_ones_the_first_component
         "chosen": [status._id],  # a choice made in the tab stays
         "hidden": [header._id],  # the page's first component: the page's search for it stops at once
         "one": None,  # a single output is its own target already
+        "at_once": [header._id],  # answers in one go: no tracker, and no loading status deep in the page
+        "one_at_once": [header._id],
         "on_load": [header._id],
     }
+    shown = {d["api_name"]: d["show_progress"] for d in demo.get_config_file()["dependencies"]}
+    assert shown["at_once"] == shown["one_at_once"] == "hidden" and shown["several"] == shown["one"] == "full"
     plain, *_ = build_events(gr.Blocks)
     assert progress_targets(plain)["several"] is None  # Gradio's default: every output is a target
 
