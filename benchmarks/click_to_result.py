@@ -77,17 +77,25 @@ CPU time of Chromium, the page process and the workers over each click; 2 cores)
 - tried and left: Gradio's tracker on the Audio status line as "full", "minimal" or "hidden" (two rounds of
   five clicks each) made no difference beyond the machine's noise (0.59-0.62 s for all three).
 
-Left: each tab used in a page session leaves its job event's status line in Gradio's set of loading statuses,
-so every later message of any tab searches the layout once more for each (the Fine-tune status line is the
-last of the 341 nodes): measured alone or second, Text met its target (1.03 s against 1.16 allowed), measured
-last of five tabs it read 1.45 s. Keeping Gradio's tracker (and its error badge) on each status line is worth
-that; the alternative is a target shared by every event and progress drawn by the studio alone. On this
-machine (a 2-core host about 3x slower than the one of the earlier figures: a bare audio clip 0.36 s against
-0.12 s) one run of all tabs, 5 rounds: warm click-to-result audio 0.63 s vs bare 0.36 (target 0.58), fine-tune
-2.05 vs 3.81 (met), image 1.02 vs 0.62 (0.89), Playground 3.48 vs 2.75 (3.45), text 1.45 vs 0.82 (1.13); alone,
-audio 0.62 (0.56), image 0.91 (0.94, met), Playground 3.39 (3.60, met), text 1.03 (1.16, met). First click
-after start, all met (target 3 s): audio 2.8 s, fine-tune 1.8, image 1.2, Playground 1.5 (its first loss
-curve, `first_seen`), text 1.3.
+Session 7 (Chromium's CPU profiler over Image clicks, six each, in a fresh page and after two Audio and two
+Fine-tune clicks in the same page): Gradio's loading statuses are never dropped, so each status line an event
+ever used is searched for on every later message of every event (the search goes through Svelte's reactive
+proxies: about 15 ms a status line a message here). `update_loading_stati_state` took 108 ms a click in a
+fresh page and 456 ms after the other two tabs; the renderer used 0.55 s of CPU a click, then 1.0-1.4 s, on
+the two cores the worker needs. Events that answer in one go (model cards, toggles, refills, lesson picks,
+the prompt cleared in chat mode) now hide their progress and target the page's first component, and a job
+whose worker is free starts without a "you are next" message (one message less a click): 378 ms, renderer
+0.85-0.99 s, clicks 0.97-1.28 s -> 0.85-0.93 s. Also: the next tab's background warm-up waits while a
+visitor's job waits or runs (first clicks right after start had read 4.6-5.3 s in two runs of this session).
+
+Left: each job's status line (one per tab used) stays in that set, and the search for it is Gradio's. The way
+out is one progress target shared by every event (the page's first component, found at once) and progress
+drawn by the studio alone on its status lines, which gives up Gradio's tracker (timer, progress bar, queue
+position, error badge) there; not done. This session's host (2 cores; a bare audio clip 0.32-0.40 s, a bare
+image 0.51-0.72 s), all tabs in one browser, 5 rounds, before the last two changes: audio 0.61 s vs bare 0.32
+(target 0.54), fine-tune 1.79 vs 3.71 (met), image 1.04 vs 0.68 (0.97), Playground 3.62 vs 2.93 (3.67, met),
+text 1.12 vs 0.71 (1.00); measured alone, image 0.69 vs 0.51 (met) and text 0.93 vs 0.79 (met). First click
+after start, all within 3 s in that run: audio 2.8 s, fine-tune 2.2, image 1.1, Playground 1.5, text 1.1.
 """
 
 from __future__ import annotations

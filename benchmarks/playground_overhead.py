@@ -64,6 +64,17 @@ costs 12 ms warm (27 ms the first), 1.3 % at one a second; the rest is the event
 the pipe. Looked at and ruled out: the garbage collector in a worker forked from the fork server (which holds
 half a million objects of the libraries it preloads): timed with `gc.callbacks`, 7 young-generation
 collections, 1 ms in all, in a 10 s run.
+
+Session 7, same slow host, 7 rounds a run, the rounds of one run moving 15-20 % on their own (bare 287-347
+steps/s within one run): the training process's own work against the loop alone in this process (in-process
+parts, 5 rounds: evaluation of the 362 held-out rows 1.0-1.3 ms an epoch of 62-72 ms, a snapshot 13-16 ms,
+almost all of it the forward pass over the 72x72 grid) explains about 3 %; the rest was the page process
+waking beside it. Measured: 0.933 of bare (per round 0.943) as it was; 0.950 (0.956) with a training run's
+events crossing the pipe every 0.25 s instead of 0.1 s (the page draws a Playground frame once a second);
+0.977 (0.968) with Gradio's queue also looking for new events every 25 ms instead of 5 ms. The queue now does
+that only while an event runs (`StudioBlocks`: a click on an idle page is still picked up within 5 ms); with
+both, two runs read 0.955 (per round 0.910) and 0.879 (per round 1.013) on a host whose speed changed by a
+fifth between rounds: at the target, not clearly above it.
 """
 
 from __future__ import annotations
