@@ -31,6 +31,7 @@ from .relay import JobView, relay, waiting_text
 
 TEXT_PRESETS = presets("text")
 DEFAULT_MODEL = FIELDS["model"].default
+CLEAR_PROMPT_IN_CHAT_JS = "(chat, prompt) => chat ? '' : prompt"  # a sent chat message leaves the box empty
 FRAME_S = 0.1  # the page gets at most ~10 updates a second, each with only what changed
 CHARS_PER_TOKEN_MAX = 32  # a prompt longer than this many characters per allowed token cannot fit: refused at once
 # Each example is one the embedded model answers right: sums with greedy decoding, its facts, story starts.
@@ -211,9 +212,6 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     def stop_generation(request: gr.Request):
         studio.stop(request, "text")
 
-    def clear_prompt_in_chat(chat):
-        return "" if chat else gr.skip()
-
     def toggle_chat(chat):
         return gr.update(visible=chat), gr.update(visible=chat)
 
@@ -288,9 +286,10 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
                                    show_progress_on=[stats])
     submit_event = prompt.submit(generate, inputs, outputs, api_visibility="private", concurrency_id="text",
                                  show_progress_on=[stats])
-    # Registered after the generation events, so those have read the prompt before it is cleared.
+    # Registered after the generation events, so those have read the prompt before it is cleared. In the page
+    # only: a server event would cost every click two more rounds of Gradio's loading-status updates.
     for trigger in (generate_btn.click, prompt.submit):
-        trigger(clear_prompt_in_chat, chat, prompt, queue=False, api_visibility="private")
+        trigger(None, [chat, prompt], prompt, js=CLEAR_PROMPT_IN_CHAT_JS, queue=False, api_visibility="private")
     stop_btn.click(stop_generation, None, None, api_name="text_stop", concurrency_limit=None, queue=False)
     clear_btn.click(clear, None, [answer, chatbot, stats, download], api_visibility="private")
     chat.change(toggle_chat, chat, [system_prompt, chatbot], api_visibility="private")
