@@ -79,8 +79,9 @@ CPU time of Chromium, the page process and the workers over each click; 2 cores)
 
 Session 7 (Chromium's CPU profiler over Image clicks, six each, in a fresh page and after two Audio and two
 Fine-tune clicks in the same page): Gradio's loading statuses are never dropped, so each status line an event
-ever used is searched for on every later message of every event (the search goes through Svelte's reactive
-proxies: about 15 ms a status line a message here). `update_loading_stati_state` took 108 ms a click in a
+ever used is searched for on every later message of every event (a search through Svelte's reactive
+proxies: the profile's total over a click's messages and status lines comes to roughly 5-15 ms each; not timed
+one by one). `update_loading_stati_state` took 108 ms a click in a
 fresh page and 456 ms after the other two tabs; the renderer used 0.55 s of CPU a click, then 1.0-1.4 s, on
 the two cores the worker needs. Events that answer in one go (model cards, toggles, refills, lesson picks,
 the prompt cleared in chat mode) now hide their progress and target the page's first component, and a job

@@ -46,6 +46,11 @@ TRAINING_KINDS = frozenset({"playground", "finetune"})
 TRAINING_BATCH_S = 0.25
 
 
+def is_studio_owner(owner: str) -> bool:
+    """Jobs the studio submits for itself (warm-ups) carry owners like "studio:warm-up": no visitor's limits."""
+    return owner.startswith("studio:")
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one visitor and one kind of work may use; the admin can change them at run time."""
@@ -150,7 +155,7 @@ class JobRegistry:
             if self._closed:
                 raise StudioError("The studio is shutting down; try again in a minute.")
             mine = [j for j in self._jobs.values() if j.owner == owner and not j.ended]
-            if not owner.startswith("studio:") and len(mine) >= self.limits.max_jobs_per_owner:
+            if not is_studio_owner(owner) and len(mine) >= self.limits.max_jobs_per_owner:
                 raise StudioError(
                     f"You already have {len(mine)} job(s) running or waiting (the limit is "
                     f"{self.limits.max_jobs_per_owner} per visitor). Wait for one to finish, or press Stop.")
@@ -191,7 +196,7 @@ class JobRegistry:
     def visitor_jobs(self) -> int:
         """How many jobs of visitors (not the studio's own, such as warm-ups) are waiting or running."""
         with self._lock:
-            return sum(1 for j in self._jobs.values() if not j.ended and not j.owner.startswith("studio:"))
+            return sum(1 for j in self._jobs.values() if not j.ended and not is_studio_owner(j.owner))
 
     def position(self, job: Job) -> int:
         return self.pools[job.kind].position(job) if self.mode == "process" else 0

@@ -19,6 +19,7 @@ import gradio as gr
 import pandas as pd
 
 from studio.errors import StudioError
+from studio.jobs.registry import is_studio_owner
 from studio.ownership import clean_old_outputs, owner_tag
 
 from .common import user_errors
@@ -59,7 +60,7 @@ def jobs_frame(studio: Studio) -> pd.DataFrame:
 
 def owner_label(owner: str) -> str:
     """Signed-in users by name; anonymous visitors by the same one-way tag their folders carry."""
-    if owner.startswith("user:") or owner.startswith("studio:"):
+    if owner.startswith("user:") or is_studio_owner(owner):
         return owner
     return f"visitor {owner_tag(owner)[:8]}"
 
@@ -101,7 +102,7 @@ def create_admin_tab(demo: gr.Blocks, studio: Studio) -> dict:
         require(state)
         jobs = [studio.jobs.get(j["id"]) for j in studio.jobs.jobs() if j["state"] in ("queued", "running")]
         for job in jobs:
-            if job is not None and not job.owner.startswith("studio:"):
+            if job is not None and not is_studio_owner(job.owner):
                 studio.jobs.stop(job)
         return jobs_frame(studio), f"Asked {len(jobs)} job(s) to stop."
 

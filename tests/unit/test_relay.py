@@ -107,3 +107,37 @@ def test_a_second_reader_gets_every_later_event_without_taking_the_firsts(studio
     assert last == ("done", 30) and first_view.steps == list(range(1, 31))
     assert second_view.steps and second_view.steps[-1] == 30
     assert list(relay(studio, job, Recorder(), events=job.follow()))[-1] == ("done", 30)  # after the end too
+
+
+class LateStart:
+    """A job that leaves the queue after `delay` seconds and ends at once (what a pool does, in miniature)."""
+
+    kind, ended = "image", False
+
+    def __init__(self, delay: float):
+        import threading
+
+        from studio.events import DoneEvent, Run
+
+        self.state, self.run = "queued", Run("late")
+
+        def start():
+            time.sleep(delay)
+            self.state = "running"
+            self.run.emit(DoneEvent(step=1, result={"counted": 1}))
+
+        threading.Thread(target=start, daemon=True).start()
+
+
+class OneAhead:
+    class jobs:
+        @staticmethod
+        def position(job):
+            return 1
+
+
+@pytest.mark.parametrize("delay, says_position", [(0.03, False), (0.5, True)])
+def test_a_job_that_starts_at_once_is_not_announced_as_waiting(delay, says_position):
+    view = Recorder()
+    assert list(relay(OneAhead, LateStart(delay), view))[-1] == ("done", 1)
+    assert bool(view.waits) is says_position  # "you are next" only for a job that still waits after a moment
