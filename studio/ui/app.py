@@ -67,7 +67,7 @@ def _hide_free_model_fields_when_locked(demo: gr.Blocks, studio: Studio) -> None
     fields = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) in FREE_TEXT_MODEL_FIELDS]
     if fields:
         demo.load(lambda: [gr.update(visible=not studio.settings.locked)] * len(fields), None, fields,
-                  api_visibility="private", queue=False, show_progress="hidden")
+                  api_visibility="private", queue=False)
 
 
 def launch_kwargs(settings: Settings, studio: Studio | None = None) -> dict:

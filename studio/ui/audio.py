@@ -26,7 +26,7 @@ from studio.registry import presets
 
 from .common import control, form_handler, preset_card, user_errors
 from .context import Studio
-from .relay import JobView, relay, waiting_text
+from .relay import JobView, job_event, relay
 
 AUDIO_PRESETS = presets("audio")
 DEFAULT_MODEL = FIELDS["model"].default
@@ -87,34 +87,28 @@ class AudioView(JobView):
     """Outputs: player, waveform, spectrogram, gallery of pictures, downloads, status."""
 
     outputs = 6
+    status_at = 5
 
     def __init__(self):
         self.started = time.monotonic()
 
-    def status_only(self, text: str) -> tuple:
-        return (*self.skip()[:-1], text)
-
-    def waiting(self, position: int, kind: str):
-        return self.status_only(waiting_text(position, kind))
-
     def update(self, events: list):
         """The newest progress line; none for the last decoder step, whose clip follows within milliseconds, and
-        no token count in a job's first `FIRST_COUNT_S` (each line costs the page a round of updates, while
-        Gradio's tracker on the status line already shows the job running; a line that is not a count, such as
-        "Loading...", shows at once)."""
+        no token count in a job's first `FIRST_COUNT_S` (each line costs the page a round of updates; a line
+        that is not a count, such as "Loading...", shows at once)."""
         progress = [e for e in events if isinstance(e, ProgressEvent)]
         last = progress[-1] if progress else None
         if last is None or not last.message or (last.total and last.step >= last.total):
             return None
         if last.step and time.monotonic() - self.started < FIRST_COUNT_S:
             return None
-        return self.status_only(last.message)
+        return self.say(last.message)
 
     def done(self, event: DoneEvent) -> tuple:
         result = event.result
         if result is None or not result.paths:  # stopped before a clip (or while still queued): keep the old one
             done = f" after {result.steps} steps" if result is not None else ""
-            return self.status_only(f"Stopped{done}: nothing new was kept (the clip shown before stays).")
+            return self.say(f"Stopped{done}: nothing new was kept (the clip shown before stays).")
         files = [str(p) for p in result.paths] + [str(result.record_path)]
         return (str(result.paths[0]), str(result.waveforms[0]), str(result.spectrograms[0]), every_clip(result),
                 files, format_result(result))
@@ -187,10 +181,10 @@ def create_audio_tab(demo: gr.Blocks, studio: Studio) -> dict:
     # ---- wiring --------------------------------------------------------------------------------
 
     outputs = [player, waveform, spectrogram, plots, downloads, status]
-    # Progress and errors show on the status line only: a refused click leaves the clip, its pictures and the form
-    # as they were (without this, every output shows Gradio's error overlay).
-    gen_event = generate_btn.click(generate, [form[n] for n in FORM_FIELDS], outputs, api_name="audio_generate",
-                                   show_progress_on=[status])
+    # Progress and errors show on the status line only (`relay`): a refused click leaves the clip, its pictures and
+    # the form as they were.
+    gen_event = job_event([generate_btn.click], generate, [form[n] for n in FORM_FIELDS], outputs, status,
+                          api_name="audio_generate")
     # No `cancels`: the job ends within one decoder step and the handler then shows what was kept.
     stop_btn.click(stop_generation, None, None, api_name="audio_stop", queue=False)
     for choice in (model, custom_model):

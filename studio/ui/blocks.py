@@ -1,6 +1,6 @@
 """`StudioBlocks`: Gradio's Blocks, with outputs left unchanged (`gr.skip()`) costing nothing, plain form
 fields read without a thread hop each (see `INLINE_PREPROCESS`), a queue that polls less often (see
-`QUEUE_POLL_S`), and every event's progress shown on one output (see `one_progress_target`).
+`QUEUE_POLL_S`), and every event's progress target the page's first component (see `one_progress_target`).
 
 Why: a streamed job yields a page update several times a second, and most of
 its outputs stay as they are (the chat while the answer streams, the download
@@ -18,7 +18,6 @@ as the same `{"__type__": "update"}` Gradio would have sent; everything else
 from __future__ import annotations
 
 import copy
-import inspect
 
 import gradio as gr
 from gradio.exceptions import ComponentProcessingError, Error
@@ -64,15 +63,6 @@ def _is_bare_skip(value) -> bool:
     return isinstance(value, dict) and value == _SKIP
 
 
-def _streams(fn) -> bool:
-    """Whether an event function yields (a job's relay), looking through decorators that keep `__wrapped__`."""
-    while fn is not None:
-        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            return True
-        fn = getattr(fn, "__wrapped__", None)
-    return False
-
-
 def first_component(block) -> gr.components.Component | None:
     """The first component of a layout in page order: the one Gradio's page finds first."""
     for child in getattr(block, "children", []):
@@ -85,34 +75,32 @@ def first_component(block) -> gr.components.Component | None:
 
 
 def one_progress_target(fns, first: gr.components.Component | None) -> int:
-    """Give every event with no `show_progress_on` a single progress target; returns how many were changed.
+    """Give every event the page's `first` component as its one, hidden, progress target; returns how many
+    were changed. Progress is the studio's own: each job's status line says what its job is doing
+    (`studio/ui/relay.py`), and an error is a toast plus that line.
 
     Why: Gradio's page keeps a loading status for every component that was ever a progress target of an
-    event it ran (by default, all of an event's outputs), and on each status message of any event (pending,
-    start, every yield, completion) it updates every one of them, each found by a depth-first search of the
-    whole layout. The page-load events alone (the Playground's link restore has 49 outputs) left about 60: a
-    Chromium CPU profile of an Audio click had 255 ms of its 585 ms of page work in
-    `update_loading_stati_state`. Now an event shows its progress over its first output only (as the
-    studio's job events already do on their status line), and an event whose progress is hidden targets the
-    page's `first` component, which that search reaches at once.
+    event it ran (by default, all of an event's outputs), never drops one, and on each status message of any
+    event (pending, start, every yield, completion) updates every one of them, each found by a depth-first
+    search of the whole layout through Svelte's reactive proxies. Chromium's CPU profiler: 255 ms of an Audio
+    click's 585 ms of page JavaScript with all outputs as targets; with one target an event (its status line)
+    the status lines of the tabs used before still cost every later click: six Text clicks after two each in
+    Audio, Fine-tune and Image used 1.6-1.7 s of renderer CPU a 1.24-1.29 s click, 822 ms of it in
+    `update_loading_stati_state`, on the two cores the worker needs. With one target for every event, the
+    search stops at the page's first component, and the set never grows.
 
-    Those loading statuses are never dropped, so each status line deep in the layout that an event ever used
-    costs every later message of every event a search (an Image click after an Audio and a Fine-tune one:
-    456 ms of page JavaScript in that update, against 108 ms in a fresh page; the Fine-tune status line is
-    node 319 of 341). So an event that answers in one go (not a generator: a model card, a toggle, a refill,
-    a lesson pick) hides its progress, which it is over too soon to show, and only the events that relay a job
-    keep Gradio's tracker and its error badge on their status line.
+    What this gives up: Gradio's tracker (spinner, timer, queue position, error badge) over an output. An
+    event that needs one still chooses it with `show_progress_on` (the Teacher tab's refresh covers the fields
+    it rewrites, so that one edited meanwhile is not put back): that page pays for it.
     """
     changed = 0
+    if first is None:
+        return changed
     for fn in fns:
-        if fn.show_progress_on is not None or not fn.outputs:
+        if not fn.outputs or fn.show_progress_on is not None:
             continue
-        if first is not None and not _streams(fn.fn):
-            fn.show_progress = "hidden"
-        outputs = [o for o in fn.outputs if isinstance(o, gr.components.Component)]
-        target = first if fn.show_progress == "hidden" and first is not None else outputs[0] if outputs else None
-        if target is not None and (len(fn.outputs) > 1 or target is not fn.outputs[0]):
-            fn.show_progress_on = [target]
+        if fn.show_progress != "hidden" or fn.show_progress_on != [first]:
+            fn.show_progress, fn.show_progress_on = "hidden", [first]
             changed += 1
     return changed
 

@@ -32,7 +32,7 @@ from .finetune_view import (
     KIND, RUN_COLUMNS, SHORT_KIND, UI_REFRESH_SECONDS, AnswerView, FinetuneView, FirstCurveSoon, frame, run_choices,
     runs_table, single,
 )
-from .relay import relay
+from .relay import job_event, relay
 
 
 def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
@@ -246,16 +246,16 @@ def create_finetune_tab(demo: gr.Blocks, studio: Studio) -> dict:
         yield from relay(studio, job, view, interval=UI_REFRESH_SECONDS, stop_on_leave=False, events=job.follow())
 
     inputs = list(form.values())
-    # Gradio's tracker on the status line only: one on each of the 8 outputs cost the browser 0.4 s of CPU in the
-    # first second of a run, which the run itself needed on a small machine (first curve 1.47 s -> 1.17 s).
-    train_event = train_btn.click(train, inputs, outputs, api_name="finetune_train", show_progress_on=[status])
-    resume_event = resume_btn.click(resume, run_pick, outputs, api_name="finetune_resume", show_progress_on=[status])
+    # Progress on the status line alone (no Gradio tracker: one on each of the 8 outputs cost the browser 0.4 s
+    # of CPU in the first second of a run, which the run itself needed on a small machine).
+    train_event = job_event([train_btn.click], train, inputs, outputs, status, api_name="finetune_train")
+    resume_event = job_event([resume_btn.click], resume, run_pick, outputs, status, api_name="finetune_resume")
     stop_btn.click(stop, None, None, queue=False, api_name="finetune_stop")
-    check_btn.click(check, inputs, status, api_name="finetune_check")
+    job_event([check_btn.click], check, inputs, status, status, api_name="finetune_check")
     refresh_btn.click(show_runs, run_pick, [runs_df, run_pick, compare_pick], api_name="finetune_runs")
     compare_pick.change(compare_runs, compare_pick, runs_plot, api_name="finetune_compare_runs")
-    merge_btn.click(merge, run_pick, export_out, api_name="finetune_merge")
-    export_btn.click(export, run_pick, export_out, api_name="finetune_export")
+    for button, handler, name in ((merge_btn, merge, "finetune_merge"), (export_btn, export, "finetune_export")):
+        job_event([button.click], handler, run_pick, export_out, export_out, working="# working…", api_name=name)
     # Hidden: a run to re-attach shows itself on the status line; nothing to re-attach answers at once.
-    demo.load(reattach, run_pick, outputs, api_name="finetune_attach", show_progress="hidden")
+    demo.load(reattach, run_pick, outputs, api_name="finetune_attach")
     return {"train": train_event, "resume": resume_event, "form": form}

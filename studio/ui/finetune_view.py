@@ -16,7 +16,7 @@ from studio.events import TERMINAL, DoneEvent, EvalEvent, LogEvent, ProgressEven
 from studio.finetune.requests import RunOpened
 from studio.finetune.runs import RunFolder, curve_rows, list_runs, runs_dir, stage_starts
 
-from .relay import JobView, waiting_text
+from .relay import JobView
 
 KIND = "finetune"
 SHORT_KIND = "text"  # Check and merge: short jobs on the warm text workers, never queued behind a training
@@ -149,6 +149,7 @@ class FinetuneView(JobView):
     logs.jsonl (so a re-attached page draws the whole run, and the plot shows exactly what was saved)."""
 
     outputs = OUTPUTS
+    status_at = 0
 
     def __init__(self, outputs_dir, run: str | None = None, limit_s: float = 0.0, lines: list[str] | None = None):
         self.outputs_dir = outputs_dir
@@ -165,9 +166,6 @@ class FinetuneView(JobView):
             self.folder = self.find_run()
             return self.folder is not None
         return False
-
-    def waiting(self, position: int, kind: str) -> tuple:
-        return (waiting_text(position, kind), *self.skip()[1:])
 
     def plots(self) -> tuple:
         logs = self.folder.logs() if self.folder else []
@@ -215,11 +213,10 @@ class FinetuneView(JobView):
 class AnswerView(JobView):
     """A short job (Check, merge) whose result is one text for one output."""
 
+    status_at = 0
+
     def __init__(self, format_result=str):
         self.format_result = format_result
-
-    def waiting(self, position: int, kind: str) -> tuple:
-        return (waiting_text(position, kind),)
 
     def update(self, events: list) -> tuple | None:
         messages = [e.message for e in events if isinstance(e, ProgressEvent) and e.message]

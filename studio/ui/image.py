@@ -21,7 +21,7 @@ from studio.registry import presets
 
 from .common import control, form_handler, preset_card, user_errors
 from .context import Studio
-from .relay import JobView, relay, waiting_text
+from .relay import JobView, job_event, relay
 
 IMAGE_PRESETS = presets("image")
 EXAMPLES = [  # the first two were held out of the embedded model's training
@@ -55,13 +55,11 @@ class ImageView(JobView):
     """Outputs: gallery, preview, status, downloads. A Stop leaves the gallery showing the previous pictures."""
 
     outputs = 4
+    status_at = 2
 
     def __init__(self, model: str):
         self.model = model
         self.last = ""
-
-    def waiting(self, position: int, kind: str) -> tuple:
-        return gr.skip(), gr.skip(), waiting_text(position, kind), gr.skip()
 
     def update(self, events: list) -> tuple | None:
         progress = [e for e in events if isinstance(e, ProgressEvent)]
@@ -122,6 +120,7 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     class LoraView(JobView):
         outputs = 2
+        status_at = 1
 
         def __init__(self, current: str):
             self.current = current
@@ -148,6 +147,7 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     class UnloadView(JobView):
         outputs = 2
+        status_at = 1
 
         def done(self, event):
             return "", "All your LoRAs unloaded (other visitors' LoRAs are theirs and stay)."
@@ -224,16 +224,18 @@ def create_image_tab(demo: gr.Blocks, studio: Studio) -> dict:
     # ---- wiring --------------------------------------------------------------------------------
 
     outputs = [gallery, preview, status, downloads]
-    # Progress and errors show on the status line only: a refused click leaves the pictures and the form as they were.
-    gen_event = generate_btn.click(generate, [form[n] for n in FORM_FIELDS], outputs, api_name="image_generate",
-                                   show_progress_on=[status])
+    # Progress and errors show on the status line only (`relay`): a refused click leaves the pictures and the form
+    # as they were.
+    gen_event = job_event([generate_btn.click], generate, [form[n] for n in FORM_FIELDS], outputs, status,
+                          api_name="image_generate")
     stop_btn.click(stop_generation, None, None, api_name="image_stop", concurrency_limit=None, queue=False)
     refill = [form[n] for n in REFILL_FIELDS] + [png_note]
     png_drop.upload(png_info, png_drop, refill, api_name="image_png_info")
     mode.change(toggle_mode, mode, [init_image, strength], api_visibility="private")
-    load_lora_btn.click(load_lora, [lora_file, lora_name, model, custom_model, loras], [loras, lora_status],
-                        api_name="image_load_lora")
-    unload_lora_btn.click(unload_loras, None, [loras, lora_status], api_name="image_unload_loras")
+    job_event([load_lora_btn.click], load_lora, [lora_file, lora_name, model, custom_model, loras],
+              [loras, lora_status], lora_status, api_name="image_load_lora")
+    job_event([unload_lora_btn.click], unload_loras, None, [loras, lora_status], lora_status,
+              api_name="image_unload_loras")
     for choice in (model, custom_model):
         choice.change(model_card, [model, custom_model], card, api_visibility="private")
     return dict(prompt=prompt, gallery=gallery, status=status, model=model, generate=generate_btn, stop=stop_btn,

@@ -26,7 +26,7 @@ from .common import form_handler, user_errors
 from .context import Studio
 from .playground_lessons import CompareRow, LessonRow
 from .playground_view import UI_REFRESH_SECONDS, PlaygroundView
-from .relay import relay
+from .relay import job_event, relay
 
 KIND = "playground"
 TASK = "studio.playground.tasks:train"
@@ -215,11 +215,7 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
         job = studio.submit(request, KIND, TASK, config, label=f"{config.model} on {config.dataset}")
         view = PlaygroundView(config, values["kept"])
         yield view.starting()
-        try:
-            yield from relay(studio, job, view, None, interval=UI_REFRESH_SECONDS)
-        except StudioError as err:  # e.g. "failed: diverged at step N": say so where the stats are, then raise
-            yield view.failed(str(err))
-            raise
+        yield from relay(studio, job, view, interval=UI_REFRESH_SECONDS)  # a failure shows on the stats line too
 
     def stop(request: gr.Request):
         studio.stop(request, KIND)
@@ -274,23 +270,19 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
             gr.Warning("The setup in this link could not be read; the defaults are shown instead.")
             return {share: share_link(start, request)}
 
-    # The stats line is the run's progress (bar, step, ETA, from the first answer "Starting…" on). Gradio's own
-    # trackers over the outputs kept the browser busy while the run trained beside it on the same machine (in the
-    # Fine-tune tab: 1.15-1.26 s of Chromium's CPU in a 1.4 s click with one on each output; here, with none,
-    # 0.69-0.72 s in a 1.4 s run). The stats line stays the event's (hidden) progress target: Gradio marks it at
-    # the click, the change a person sees within a second, before the worker's first answer (test_first_click).
-    train_event = train_btn.click(train, [*inputs, compare.kept], [*results, compare.last_run],
-                                  api_name="playground_train", show_progress="hidden", show_progress_on=[stats])
+    # The stats line is the run's progress (bar, step, ETA, from the first answer "Starting…" on), as every job's
+    # status line is (no event shows Gradio's tracker: see `StudioBlocks`).
+    train_event = job_event([train_btn.click], train, [*inputs, compare.kept], [*results, compare.last_run], stats,
+                            api_name="playground_train")
     stop_btn.click(stop, None, None, queue=False, api_name="playground_stop")
     reset_btn.click(reset, model, shown, api_name="playground_reset")
     model.input(change_model, model, shown, api_visibility="private")
     load_btn.click(load_setup, share, shown, api_name="playground_load")
-    demo.load(load_from_url, None, shown + lesson.shown + [lesson.link], api_visibility="private",
-              show_progress="hidden")  # a restored link fills the form at once: no tracker over 49 outputs
+    demo.load(load_from_url, None, shown + lesson.shown + [lesson.link], api_visibility="private")
     typed = [c for c in inputs if c is not model]
     gr.on([c.input for c in typed], describe, inputs, [share, diagram], trigger_mode="always_last",
-          show_progress="hidden", api_visibility="private")
+          api_visibility="private")
     gr.on([form[name].input for name in DATA_FIELDS], draw_data, inputs, [picture, *point_controls],
-          trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+          trigger_mode="always_last", api_visibility="private")
     return {"train": train_event, "form": form, "results": results}
 

@@ -16,7 +16,7 @@ import pandas as pd
 from studio.events import DoneEvent, EvalEvent, LogEvent, StepEvent
 from studio.playground.curves import compared_rows
 
-from .relay import JobView, waiting_text
+from .relay import JobView
 
 # Training runs in another process, but the page's updates still cost CPU that a busy machine takes from it
 # (the page process encodes pictures, the browser redraws plots). So the page answers once a second, each
@@ -45,6 +45,7 @@ class PlaygroundView(JobView):
     A kept run (`{"label", "history"}`) is overlaid on both plots from the first frame."""
 
     outputs = 10
+    status_at = 0
 
     def __init__(self, config, kept: dict | None = None):
         self.config = config
@@ -67,9 +68,6 @@ class PlaygroundView(JobView):
         frame of this run (which names every series, the kept run's too) sets them afresh."""
         return ("**Starting…** each run gets a fresh worker process (a second or two).", gr.skip(), gr.skip(),
                 gr.skip(), None, None, "", "", None, None)
-
-    def waiting(self, position: int, kind: str) -> tuple:
-        return (waiting_text(position, kind), *self.skip()[1:])
 
     def _take(self, event) -> None:
         if isinstance(event, StepEvent):

@@ -27,7 +27,7 @@ from studio.text.remote import allowed_backends, ENV_BACKENDS
 
 from .common import control, form_handler, preset_card, user_errors
 from .context import Studio
-from .relay import JobView, relay, waiting_text
+from .relay import JobView, job_event, relay, waiting_text
 
 TEXT_PRESETS = presets("text")
 DEFAULT_MODEL = FIELDS["model"].default
@@ -99,6 +99,7 @@ class TextView(JobView):
     """Outputs: answer, chat, stats, download. Sends only what changed: the answer box or the chat, not both."""
 
     outputs = 4
+    status_at = 2
 
     def __init__(self, chat: bool, chat_view: list[dict]):
         self.chat, self.chat_view = chat, chat_view
@@ -281,11 +282,11 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
 
     inputs = [form[n] for n in FORM_FIELDS]
     outputs = [answer, chatbot, stats, download]
-    # Gradio's progress tracker on the stats line only: one on each output kept the browser busier than the answer.
-    gen_event = generate_btn.click(generate, inputs, outputs, api_name="text_generate", concurrency_id="text",
-                                   show_progress_on=[stats])
-    submit_event = prompt.submit(generate, inputs, outputs, api_visibility="private", concurrency_id="text",
-                                 show_progress_on=[stats])
+    # Progress shows on the stats line (`relay`), never as Gradio's tracker (see `StudioBlocks`).
+    gen_event = job_event([generate_btn.click], generate, inputs, outputs, stats, api_name="text_generate",
+                          concurrency_id="text")
+    submit_event = job_event([prompt.submit], generate, inputs, outputs, stats, api_visibility="private",
+                             concurrency_id="text")
     # Registered after the generation events, so those have read the prompt before it is cleared. In the page
     # only: a server event would cost every click two more rounds of Gradio's loading-status updates.
     for trigger in (generate_btn.click, prompt.submit):
@@ -294,8 +295,8 @@ def create_text_tab(demo: gr.Blocks, studio: Studio) -> dict:
     clear_btn.click(clear, None, [answer, chatbot, stats, download], api_visibility="private")
     chat.change(toggle_chat, chat, [system_prompt, chatbot], api_visibility="private")
     model.focus(refresh_models, model, model, api_visibility="private", queue=False)
-    demo.load(refresh_models, model, model, api_visibility="private", queue=False, show_progress="hidden")
-    demo.load(refresh_backends, backend, backend, api_visibility="private", queue=False, show_progress="hidden")
+    demo.load(refresh_models, model, model, api_visibility="private", queue=False)
+    demo.load(refresh_backends, backend, backend, api_visibility="private", queue=False)
     backend.change(toggle_backend, backend, [backend_model, card, *(form[n] for n in LOCAL_ONLY)],
                    api_visibility="private", queue=False)
     for choice in (model, custom_model):

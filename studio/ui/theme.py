@@ -17,7 +17,7 @@ GREY_600 = "#4b5563"  # on white: 7.6:1, on grey-50: 7.2:1
 
 CSS = f"""
 .studio-header h1 {{margin-bottom: 0}}
-.studio-stats {{font-variant-numeric: tabular-nums; min-height: 3em}}  /* room for Gradio's tracker while empty */
+.studio-stats {{font-variant-numeric: tabular-nums; min-height: 3em}}  /* a job's progress: no jump when it fills */
 footer, footer a, footer button, .show-api, .settings, .built-with {{color: {GREY_600} !important}}
 [data-testid="upload-text"] .or, .info-text {{color: {GREY_600} !important}}
 .studio-pixelated img {{image-rendering: pixelated; object-fit: contain !important}}

@@ -65,8 +65,8 @@ def test_make_a_picture_and_read_its_png_info_back(studio_page, tmp_path):
 
 
 def test_an_error_leaves_the_pictures_and_the_form_and_names_the_field(studio_page):
-    """A refused click shows one toast naming the field and a badge on the status line only (show_progress_on):
-    the gallery keeps the picture already made and the form keeps what was typed."""
+    """A refused click shows one toast naming the field and no error overlay: the gallery keeps the picture
+    already made, the form keeps what was typed, the status line the last result."""
     page = studio_page
     try:
         page.get_by_role("tab", name="Image").click()

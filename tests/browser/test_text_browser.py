@@ -176,6 +176,8 @@ def test_the_backend_choice_swaps_the_model_fields_and_an_unreachable_server_is_
         toast = page.locator(".toast-body").filter(has_text="Could not reach")
         expect(toast).to_be_visible(timeout=30_000)
         expect(toast).to_contain_text(f"the OpenAI-compatible server at {closed}: check that it is running")
+        # The job's failure stays on its status line once the toast has gone.
+        expect(page.locator("#text-stats")).to_contain_text(f"Failed: Could not reach the OpenAI-compatible server")
         expect(page.locator("#text-answer textarea")).to_have_value("")
 
         choose(page, "text-backend", remote.LOCAL)

@@ -1,5 +1,6 @@
 """The one relay from a job's events to page updates: progress, the end, failures, and a page that goes away."""
 
+import json
 import time
 
 import gradio as gr
@@ -10,7 +11,7 @@ from studio.events import ProgressEvent
 from studio.jobs import JobRegistry, Limits
 from studio.settings import Settings
 from studio.ui.context import Studio
-from studio.ui.relay import JobView, relay
+from studio.ui.relay import WORKING, JobView, job_event, relay
 
 
 class Recorder(JobView):
@@ -141,3 +142,43 @@ def test_a_job_that_starts_at_once_is_not_announced_as_waiting(delay, says_posit
     view = Recorder()
     assert list(relay(OneAhead, LateStart(delay), view))[-1] == ("done", 1)
     assert bool(view.waits) is says_position  # "you are next" only for a job that still waits after a moment
+
+
+class StatusLine(JobView):
+    """A view whose second output is the job's status line, with the relay's own words on it."""
+
+    outputs, status_at = 2, 1
+
+    def update(self, events):
+        return ("step", f"step {events[-1].step}")
+
+    def done(self, event):
+        return ("done", "finished")
+
+
+def test_a_failure_shows_on_the_status_line_escaped_then_raises(studio):
+    job = studio.jobs.submit("j", "image", "tests.job_tasks:refuse", None)
+    updates = relay(studio, job, StatusLine())
+    assert next(updates) == (gr.skip(), "**Failed:** steps: 0 is not valid; use at least 1.")
+    with pytest.raises(StudioError, match="steps: 0 is not valid"):
+        next(updates)
+    assert StatusLine().failed("<b>bad</b> model")[1] == "**Failed:** &lt;b&gt;bad&lt;/b&gt; model"
+
+
+def test_a_job_event_sets_its_status_line_in_the_page_first_and_puts_it_back_on_a_refusal():
+    """Gradio runs a trigger's events in the order they were registered, page-only ones at once: the line's
+    change must come before the request, and its repair only after a failure (in a browser:
+    tests/browser/test_first_click_browser.py and the refused clicks of the Audio and Image tests)."""
+    with gr.Blocks() as demo:
+        status, answer = gr.Markdown(elem_id="some-status"), gr.Textbox()
+        button = gr.Button()
+        job_event([button.click], lambda: None, None, [answer, status], status, api_name="the_job")
+    deps = demo.get_config_file()["dependencies"]
+    first, job, repair = deps
+    assert job["api_name"] == "the_job" and job["backend_fn"]
+    for page_only in (first, repair):
+        assert not page_only["backend_fn"] and page_only["queue"] is False and page_only["outputs"] == [status._id]
+    assert first["targets"] == job["targets"] == [(button._id, "click")]
+    assert json.dumps(WORKING) in first["js"] and '"some-status"' in first["js"]
+    assert repair["trigger_after"] == job["id"] and repair["trigger_only_on_failure"]
+    assert json.dumps(WORKING) in repair["js"] and '"some-status"' in repair["js"]

@@ -111,19 +111,19 @@ def build_events(blocks_class):
     return demo, header, answer, status
 
 
-def test_every_event_has_one_progress_target_and_hidden_ones_the_first_component():
+def test_every_event_tracks_on_the_first_component_hidden_unless_it_chose_a_target():
     demo, header, answer, status = build_events(StudioBlocks)
     assert progress_targets(demo) == {
-        "several": [answer._id],  # the first output, not all three
-        "chosen": [status._id],  # a choice made in the tab stays
-        "hidden": [header._id],  # the page's first component: the page's search for it stops at once
-        "one": None,  # a single output is its own target already
-        "at_once": [header._id],  # answers in one go: no tracker, and no loading status deep in the page
+        "several": [header._id],  # the page's first component: the page's search for it stops at once
+        "chosen": [status._id],  # a choice made in the tab stays (that page pays for it)
+        "hidden": [header._id],
+        "one": [header._id],  # a job's relay too: its status line is drawn by the studio
+        "at_once": [header._id],
         "one_at_once": [header._id],
         "on_load": [header._id],
     }
     shown = {d["api_name"]: d["show_progress"] for d in demo.get_config_file()["dependencies"]}
-    assert shown["at_once"] == shown["one_at_once"] == "hidden" and shown["several"] == shown["one"] == "full"
+    assert shown.pop("chosen") == "full" and set(shown.values()) == {"hidden"}
     plain, *_ = build_events(gr.Blocks)
     assert progress_targets(plain)["several"] is None  # Gradio's default: every output is a target
 
