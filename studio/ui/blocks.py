@@ -86,8 +86,13 @@ def one_progress_target(fns, first: gr.components.Component | None) -> int:
     click's 585 ms of page JavaScript with all outputs as targets; with one target an event (its status line)
     the status lines of the tabs used before still cost every later click: six Text clicks after two each in
     Audio, Fine-tune and Image used 1.6-1.7 s of renderer CPU a 1.24-1.29 s click, 822 ms of it in
-    `update_loading_stati_state`, on the two cores the worker needs. With one target for every event, the
-    search stops at the page's first component, and the set never grows.
+    `update_loading_stati_state`, on the two cores the worker needs. With one target for every event, no
+    output joins that set beyond the page's first component, found at once.
+
+    The set still grows by every input of every event that completes (Gradio's page marks an event's inputs
+    when its stream state is "closed", which it sets at each completion): 4 entries after the page loads, 19
+    after two Audio clicks, 69 after Fine-tune, 88 after Image, 120 after Text (read from the page). Those are
+    the form's fields, which the API names one by one; what they cost is said in benchmarks/click_to_result.py.
 
     What this gives up: Gradio's tracker (spinner, timer, queue position, error badge) over an output. An
     event that needs one still chooses it with `show_progress_on` (the Teacher tab's refresh covers the fields
