@@ -13,9 +13,11 @@ so training never changes the random state of the process that calls it.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +172,52 @@ def _hold_out(train: Split, fraction: float, generator: torch.Generator) -> tupl
     return train.subset(order[n_val:]), train.subset(order[:n_val])
 
 
+class SnapshotsBeside:
+    """Snapshots taken on a thread of their own, from a copy of the weights, while training goes on.
+
+    Why: a snapshot is a forward pass over the 72x72 grid plus painting, 12-18 ms for the default MLP on a
+    2-core host, about once a second: 1.4-2 % of the training loop's time when taken in the loop. Torch lets go
+    of the interpreter lock inside its ops, so on the thread beside it the pass costs the loop little. A
+    picture then belongs to the weights of the epoch it was asked at and reaches the page with a later epoch's
+    event (one epoch, tens of milliseconds, later); the first and the last are taken in the loop (`now`)."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.shadow: nn.Module | None = None  # the model's copy, made at the first ask
+        self.pending: Future | None = None
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="snapshots")
+
+    @property
+    def busy(self) -> bool:
+        return self.pending is not None and not self.pending.done()
+
+    def ask(self, model: nn.Module) -> None:
+        if self.shadow is None:
+            self.shadow = copy.deepcopy(model)
+        with torch.no_grad():
+            for mine, theirs in zip(self.shadow.state_dict().values(), model.state_dict().values()):
+                mine.copy_(theirs)
+        self.pending = self.pool.submit(self.snapshot, self.shadow)
+
+    def taken(self) -> dict[str, Any]:
+        """The pictures finished since the last call (none when there are none)."""
+        if self.pending is None or not self.pending.done():
+            return {}
+        pending, self.pending = self.pending, None
+        return pending.result()
+
+    def now(self, model: nn.Module) -> dict[str, Any]:
+        """Pictures of these weights, taken in the loop (one still being taken beside it is waited for and
+        dropped): the first ones, which the page shows with the run's first epoch, and the final ones."""
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
+        return self.snapshot(model)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 def train_playground(
     config: PlaygroundConfig,
     run: Run | None = None,
@@ -181,16 +229,22 @@ def train_playground(
     """Train the network a config describes. Same config and seed give the same numbers.
 
     `snapshot(model)` is called after an epoch (at most every `snapshot_every`
-    seconds, and after the last) to attach pictures of what the model does to
-    the epoch's `EvalEvent`. Raises `TrainingDiverged` when the loss stops being finite.
+    seconds, on a copy of the weights beside the loop: `SnapshotsBeside`; and after
+    the last, in the loop) to attach pictures of what the model does to an epoch's
+    `EvalEvent`. Raises `TrainingDiverged` when the loss stops being finite.
     """
     data = data or make_dataset(config)
-    with torch.random.fork_rng(devices=[]):  # dropout and initial weights draw from this run's seed only
-        torch.manual_seed(config.seed)
-        return _train(config, run, data, snapshot, snapshot_every, step_every)
+    beside = SnapshotsBeside(snapshot) if snapshot else None
+    try:
+        with torch.random.fork_rng(devices=[]):  # dropout and initial weights draw from this run's seed only
+            torch.manual_seed(config.seed)
+            return _train(config, run, data, beside, snapshot_every, step_every)
+    finally:
+        if beside is not None:
+            beside.close()
 
 
-def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot | None, snapshot_every: float,
+def _train(config: PlaygroundConfig, run, data: ToyDataset, beside: SnapshotsBeside | None, snapshot_every: float,
            step_every: float) -> PlaygroundResult:
     generator = torch.Generator().manual_seed(config.seed)
     train, val = _hold_out(data.train, config.val_fraction, generator)
@@ -271,9 +325,15 @@ def _train(config: PlaygroundConfig, run, data: ToyDataset, snapshot: Snapshot |
         early = config.patience > 0 and bad_epochs >= config.patience
         last = stopped or early or epoch == config.epochs
         extras = {}
-        if snapshot and not stopped and (last or time.perf_counter() - last_snapshot >= snapshot_every):
-            extras = snapshot(model)
-            last_snapshot = time.perf_counter()
+        if beside is not None and not stopped:
+            if last or last_snapshot == -math.inf:  # the first pictures at once, the last of the final weights
+                extras = beside.now(model)
+                last_snapshot = time.perf_counter()
+            else:
+                extras = beside.taken()
+                if not beside.busy and time.perf_counter() - last_snapshot >= snapshot_every:
+                    beside.ask(model)
+                    last_snapshot = time.perf_counter()
         emit(EvalEvent(step, float(epoch), {k: v for k, v in vars(metrics).items() if k not in {"epoch", "step"}}, extras))
         if last:
             break

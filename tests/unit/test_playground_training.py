@@ -166,3 +166,29 @@ def test_one_pass_over_validation_and_test_gives_each_its_own_numbers(model, dat
     empty = Split(test.x[:0], test.y[:0], None if test.lengths is None else test.lengths[:0])
     assert all(math.isnan(v) for v in HeldOut(empty, test).evaluate(net)[0])
     assert net.training is False  # it was in eval mode when HeldOut was called: it is left as it was
+
+
+def test_pictures_between_the_first_and_the_last_are_taken_beside_the_loop_of_the_weights_asked_for():
+    """The first and last pictures come from the loop itself (the page's first frame has one; the last shows the
+    final weights); the ones between from a thread beside it, each of a copy of the weights when it was asked
+    (training goes on meanwhile, so the copy, not the model, is what it pictures)."""
+    import threading
+
+    taken = []
+
+    def snapshot(model):
+        taken.append((threading.current_thread().name, model.head.weight.detach().clone()))
+        return {"n": len(taken)}
+
+    config = defaults_for("mlp", dataset="xor", samples=300, epochs=30, patience=0)
+    run = StopAfter()
+    train_playground(config, run, snapshot=snapshot, snapshot_every=0.0)
+    extras = [e.extras for e in run.events if isinstance(e, EvalEvent)]
+    assert extras[0] == {"n": 1} and extras[-1] == {"n": len(taken)}
+    names = [name for name, _ in taken]
+    assert names[0] == names[-1] == threading.current_thread().name
+    assert len(names) >= 4 and all(name.startswith("snapshots") for name in names[1:-1])
+    assert not torch.equal(taken[1][1], taken[-2][1])  # copies of weights that training had moved on
+    shown = [e["n"] for e in extras if e]
+    assert shown == sorted(shown) and len(set(shown)) == len(shown)  # each picture reaches the page once, in order
+    assert not any(t.name.startswith("snapshots") for t in threading.enumerate())  # the thread ends with the run
