@@ -31,7 +31,7 @@ FIRST_PROGRESS_S = 1.0
 class FirstClick:
     tab: str  # the tab's label
     button: str  # CSS selector of the button under test
-    status: str  # CSS selector of the element that shows progress (Gradio's tracker or the relay's message)
+    status: str  # CSS selector of the job's status line, where its progress shows
     result: str  # CSS selector that becomes visible when the result is on the page
     fill: dict = field(default_factory=dict)  # CSS selector of an input -> text typed before the click
     result_timeout_s: float = 120.0
@@ -97,11 +97,13 @@ def first_click(page, spec: FirstClick) -> tuple[float, float]:
     before = status.inner_text()
     start = time.monotonic()
     page.locator(spec.button).click()
-    page.wait_for_function("([sel, before]) => document.querySelector(sel).innerText !== before",
-                           arg=[spec.status, before], polling="raf", timeout=30_000)
+    first_text = page.wait_for_function(
+        "([sel, before]) => { const now = document.querySelector(sel).innerText; return now !== before && now; }",
+        arg=[spec.status, before], polling="raf", timeout=30_000).json_value()
     progress_s = time.monotonic() - start
-    # The change is something a person sees: an empty status line has room for Gradio's tracker (spinner and
-    # timer), which an element of no height would hold out of sight.
+    # The page itself says so at the click (`relay.job_event`), before the server has the request, on a line
+    # tall enough to be seen.
+    assert "Working" in first_text, f"{spec.tab}: the status line first said {first_text!r}"
     assert status.bounding_box()["height"] >= 36, f"{spec.tab}: the status line is too low to show progress"
     expect(page.locator(spec.result).first).to_be_visible(timeout=spec.result_timeout_s * 1000)
     return progress_s, time.monotonic() - start
