@@ -95,11 +95,20 @@ def first_click(page, spec: FirstClick) -> tuple[float, float]:
         page.locator(selector).fill(text)
     status = page.locator(spec.status)
     before = status.inner_text()
+    # The line's first new text, caught by an observer set before the click (a poll after it could miss a
+    # word the server's first answer replaces within a frame).
+    page.evaluate("""([sel, before]) => {
+      window.__firstText = null;
+      const line = document.querySelector(sel);
+      const observer = new MutationObserver(() => {
+        const now = line.innerText;
+        if (window.__firstText === null && now !== before) { window.__firstText = now; observer.disconnect(); }
+      });
+      observer.observe(line, {subtree: true, childList: true, characterData: true, attributes: true});
+    }""", [spec.status, before])
     start = time.monotonic()
     page.locator(spec.button).click()
-    first_text = page.wait_for_function(
-        "([sel, before]) => { const now = document.querySelector(sel).innerText; return now !== before && now; }",
-        arg=[spec.status, before], polling="raf", timeout=30_000).json_value()
+    first_text = page.wait_for_function("() => window.__firstText", polling="raf", timeout=30_000).json_value()
     progress_s = time.monotonic() - start
     # The page itself says so at the click (`relay.job_event`), before the server has the request, on a line
     # tall enough to be seen.
