@@ -22,6 +22,7 @@ from studio.errors import StudioError
 from studio.jobs.registry import is_studio_owner
 from studio.ownership import clean_old_outputs, owner_tag
 
+from .blocks import packed_on
 from .common import user_errors
 from .context import Studio
 
@@ -171,6 +172,6 @@ def create_admin_tab(demo: gr.Blocks, studio: Studio) -> dict:
     refresh_btn.click(refresh, admin_state, [jobs, locked, *limits], **refreshed)
     stop_btn.click(stop_job, [admin_state, job_id], [jobs, note], **private)
     stop_all_btn.click(stop_all, admin_state, [jobs, note], **private)
-    save_btn.click(apply_settings, [admin_state, locked, *limits], note, **private)
+    packed_on([save_btn.click], apply_settings, [admin_state, locked, *limits], note, **private)
     clean_btn.click(clean, [admin_state, hours], note, **private)
     return dict(password=password, panel=panel, jobs=jobs, note=note)

@@ -1,6 +1,7 @@
 """`StudioBlocks`: Gradio's Blocks, with outputs left unchanged (`gr.skip()`) costing nothing, plain form
-fields read without a thread hop each (see `INLINE_PREPROCESS`), a queue that polls less often (see
-`QUEUE_POLL_S`), and every event's progress target the page's first component (see `one_progress_target`).
+fields read without a thread hop each (see `INLINE_PREPROCESS`) and sent by the page as one value (see
+`packed_on`), a queue that polls less often (see `QUEUE_POLL_S`), and every event's progress target the page's
+first component (see `one_progress_target`).
 
 Why: a streamed job yields a page update several times a second, and most of
 its outputs stay as they are (the chat while the answer streams, the download
@@ -18,8 +19,11 @@ as the same `{"__type__": "update"}` Gradio would have sent; everything else
 from __future__ import annotations
 
 import copy
+import json
+import warnings
 
 import gradio as gr
+from gradio.context import get_blocks_context
 from gradio.exceptions import ComponentProcessingError, Error
 from gradio.state_holder import SessionState
 
@@ -48,6 +52,71 @@ INLINE_PREPROCESS = (gr.Textbox, gr.Number, gr.Slider, gr.Checkbox, gr.Dropdown,
 
 def _inline(block) -> bool:
     return type(block) in INLINE_PREPROCESS and not block.stateful and getattr(block, "data_model", None) is None
+
+
+def plain_field(block) -> bool:
+    """A form field whose page value is plain JSON, so that it can travel packed: one of `INLINE_PREPROCESS` or a
+    subclass drawn by its page component (the Playground's `FormSlider`), each still read by its own `preprocess`."""
+    return isinstance(block, INLINE_PREPROCESS) and not block.stateful and getattr(block, "data_model", None) is None
+
+
+# The attribute of an event's `BlockFunction` that says its plain fields travel as one JSON value (see `pack_form`).
+PACKED = "studio_packed_form"
+
+
+def pack_form(block_fn, fields: list) -> None:
+    """Mark an event whose first input is a hidden textbox holding the JSON list of the plain fields of `fields`
+    (its other inputs: the rest of `fields`, in order). `StudioBlocks` reads it back into `fields`, each field
+    checked and read by Gradio as if it had been sent alone; the handler sees every field, as declared.
+
+    Why: Gradio's page keeps a loading status for every input of every event that has completed and updates all
+    of them on each status message of any event (see `one_progress_target`): a tab's form sent field by field
+    made that set 120 entries after one click in each tab, 100-150 ms of every later Text click."""
+    setattr(block_fn, PACKED, (list(fields), [i for i, field in enumerate(fields) if plain_field(field)]))
+
+
+def packed_on(triggers, fn, inputs, outputs, **kwargs):
+    """`gr.on(triggers, fn, inputs, outputs, **kwargs)`, with the plain fields among `inputs` sent by the page as
+    one value when there are several (`pack_form`); returns the page's event, to chain on as usual.
+
+    A page-only function registered just before the event packs them into a hidden textbox; Gradio runs a
+    trigger's events in the order they were registered, page-only ones at once. An `api_name` stays the public
+    endpoint with every field by name: the same handler on the same inputs, an event no page element triggers.
+    Both share one concurrency group, the one Gradio would have given the handler."""
+    fields = list(inputs) if isinstance(inputs, (list, tuple)) else [] if inputs is None else [inputs]
+    packed = [field for field in fields if plain_field(field)]
+    if len(packed) < 2:
+        return gr.on(triggers, fn, inputs, outputs, **kwargs)
+    form = gr.Textbox(visible=False)
+    gr.on(triggers, None, packed, form, js="(...fields) => JSON.stringify(fields)", queue=False,
+          api_visibility="private")
+    kwargs.setdefault("concurrency_id", str(id(fn)))
+    public = {name: kwargs.pop(name) for name in ("api_name", "api_description") if name in kwargs}
+    visibility = kwargs.pop("api_visibility", "public")
+    rest = [field for field in fields if not plain_field(field)]
+    with warnings.catch_warnings():  # Gradio counts the handler's arguments against the packed inputs
+        warnings.filterwarnings("ignore", "Expected .* arguments for function", UserWarning)
+        event = gr.on(triggers, fn, [form, *rest], outputs, api_visibility="private", **kwargs)
+    pack_form(get_blocks_context().fns[event["id"]], fields)
+    if visibility != "private":
+        gr.on([], fn, fields, outputs, api_visibility=visibility, **public, **kwargs)
+    return event
+
+
+def _unpacked(block_fn, inputs: list):
+    """The event as declared, and its inputs, from the packed value the page sent (`pack_form`)."""
+    fields, packed = getattr(block_fn, PACKED)
+    try:
+        values = json.loads(inputs[0]) if isinstance(inputs[0], str) else None
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != len(packed) or len(inputs) != len(fields) - len(packed) + 1:
+        raise Error("The page sent a form the studio cannot read: reload the page and try again.")
+    values, rest = iter(values), iter(inputs[1:])
+    fn = copy.copy(block_fn)
+    fn.inputs, fn.component_prop_inputs = fields, []
+    setattr(fn, PACKED, None)
+    return fn, [next(values) if i in packed else next(rest) for i in range(len(fields))]
 
 
 def _part(block_fn, indices: list[int], preprocess: bool):
@@ -89,10 +158,10 @@ def one_progress_target(fns, first: gr.components.Component | None) -> int:
     `update_loading_stati_state`, on the two cores the worker needs. With one target for every event, no
     output joins that set beyond the page's first component, found at once.
 
-    The set still grows by every input of every event that completes (Gradio's page marks an event's inputs
-    when its stream state is "closed", which it sets at each completion): 4 entries after the page loads, 19
-    after two Audio clicks, 69 after Fine-tune, 88 after Image, 120 after Text (read from the page). Those are
-    the form's fields, which the API names one by one; what they cost is said in benchmarks/click_to_result.py.
+    The set also grows by every input of every event that completes (Gradio's page marks an event's inputs
+    when its stream state is "closed", which it sets at each completion): 120 entries after a click in each of
+    Audio, Fine-tune, Image and Text when forms were sent field by field; with `packed_on`, 13 (read from the
+    page; benchmarks/click_to_result.py says what that did to a click).
 
     What this gives up: Gradio's tracker (spinner, timer, queue position, error badge) over an output. An
     event that needs one still chooses it with `show_progress_on` (the Teacher tab's refresh covers the fields
@@ -142,6 +211,8 @@ class StudioBlocks(gr.Blocks):
         return self
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
+        if getattr(block_fn, PACKED, None):
+            block_fn, inputs = _unpacked(block_fn, inputs)
         fields = block_fn.inputs
         inline = [i for i, block in enumerate(fields) if _inline(block) and i not in block_fn.component_prop_inputs]
         if not block_fn.preprocess or not inline or len(inputs) < len(fields):

@@ -26,6 +26,7 @@ from .common import form_handler, user_errors
 from .context import Studio
 from .playground_lessons import CompareRow, LessonRow
 from .playground_view import UI_REFRESH_SECONDS, PlaygroundView
+from .blocks import packed_on
 from .relay import job_event, relay
 
 KIND = "playground"
@@ -280,9 +281,9 @@ def create_playground_tab(demo: gr.Blocks, studio: Studio) -> dict:
     load_btn.click(load_setup, share, shown, api_name="playground_load")
     demo.load(load_from_url, None, shown + lesson.shown + [lesson.link], api_visibility="private")
     typed = [c for c in inputs if c is not model]
-    gr.on([c.input for c in typed], describe, inputs, [share, diagram], trigger_mode="always_last",
-          api_visibility="private")
-    gr.on([form[name].input for name in DATA_FIELDS], draw_data, inputs, [picture, *point_controls],
-          trigger_mode="always_last", api_visibility="private")
+    packed_on([c.input for c in typed], describe, inputs, [share, diagram], trigger_mode="always_last",
+              api_visibility="private")
+    packed_on([form[name].input for name in DATA_FIELDS], draw_data, inputs, [picture, *point_controls],
+              trigger_mode="always_last", api_visibility="private")
     return {"train": train_event, "form": form, "results": results}
 

@@ -16,6 +16,7 @@ from studio.errors import StudioError
 from studio.playground.form import FORM_FIELDS, parse_form
 from studio.playground.lessons import BUILT_IN, Lesson, decode_lesson, encode_lesson
 
+from .blocks import packed_on
 from .common import form_handler, user_errors
 
 NO_LESSON = "Pick a lesson, or open a lesson link, to step through a teacher's setups."
@@ -124,8 +125,8 @@ class LessonRow:
         self.back.click(stepper(-1), self.following, outputs, api_visibility="private")
         self.forward.click(stepper(+1), self.following, outputs, api_visibility="private")
         self.open.click(open_link, self.link, outputs, api_name="playground_open_lesson")
-        self.add.click(add, [*form.values(), self.title, self.step_note, self.draft],
-                       [self.draft, self.link, self.step_note], api_visibility="private")
+        packed_on([self.add.click], add, [*form.values(), self.title, self.step_note, self.draft],
+                  [self.draft, self.link, self.step_note], api_visibility="private")
 
         def from_url(request: gr.Request) -> dict | None:
             """A `?lesson=` link opens at step 1; a malformed one is named in a warning and changes nothing."""

@@ -25,6 +25,7 @@ import gradio as gr
 from studio.errors import StudioError
 from studio.events import DoneEvent, ErrorEvent
 
+from .blocks import packed_on
 from .context import Studio
 
 
@@ -122,15 +123,19 @@ def job_event(triggers, fn, inputs, outputs, status: gr.components.Component, wo
 
     Why in the page: between the click and the handler there are Gradio's queue, preprocessing and a thread
     (a Playground click right after start reached the handler's first line 0.78 s after Chromium's click; in
-    one test run its first answer showed 2.3 s after it), and the job's status line is drawn by the studio only. Gradio runs an event's page-only functions at
-    once, in the order they were registered on a trigger, so the line is set before the request leaves;
-    it costs no server round and no loading status. A request refused before the job starts (a field out of
-    range, the queue full) leaves its toast, and the line goes back to what it said before the click."""
+    one test run its first answer showed 2.3 s after it), and the job's status line is drawn by the studio
+    only. Gradio runs an event's page-only functions at once, in the order they were registered on a trigger,
+    so the line is set before the request leaves; it costs no server round and no loading status. A request
+    refused before the job starts (a field out of range, the queue full) leaves its toast, and the line goes
+    back to what it said before the click.
+
+    A form's plain fields leave the page as one value (`blocks.packed_on`); the public endpoint (`api_name`)
+    keeps every field by name."""
     key = json.dumps(status.elem_id or str(status._id))
     keep = f"(s) => {{ (window.studioLines ??= {{}})[{key}] = s; return {json.dumps(working)}; }}"
     restore = f"(s) => s === {json.dumps(working)} ? ((window.studioLines ?? {{}})[{key}] ?? '') : s"
     page_only = dict(queue=False, api_visibility="private")
     gr.on(triggers, None, status, status, js=keep, **page_only)
-    event = gr.on(triggers, fn, inputs, outputs, **kwargs)
+    event = packed_on(triggers, fn, inputs, outputs, **kwargs)
     event.failure(None, status, status, js=restore, **page_only)
     return event

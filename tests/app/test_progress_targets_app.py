@@ -24,3 +24,22 @@ def test_every_event_tracks_hidden_on_the_header_so_the_pages_status_set_stays_o
     assert len(events) >= 40
     for name, event in events.items():
         assert (event["show_progress"], event["show_progress_on"]) == ("hidden", [header]), name
+
+
+PLAIN_FIELDS = {"textbox", "number", "slider", "checkbox", "dropdown", "radio", "checkboxgroup"}
+
+
+def test_no_event_the_page_triggers_sends_a_form_field_by_field(studio_url):
+    """The page also keeps a loading status for every input of every event that completed (`blocks.pack_form`):
+    a form's plain fields leave the page as one value, and the API's endpoints still name every field."""
+    config = page_config(studio_url)
+    kind = {c["id"]: c["type"] for c in config["components"]}
+    page_events = [d for d in config["dependencies"] if d["backend_fn"] and d["targets"]]
+    assert len(page_events) >= 30
+    for event in page_events:
+        plain = [i for i in event["inputs"] if kind[i] in PLAIN_FIELDS]
+        assert len(plain) <= 2, (event["api_name"], len(plain))
+    api = {d["api_name"]: d for d in config["dependencies"] if d["api_visibility"] == "public"}
+    for name, at_least in (("text_generate", 20), ("image_generate", 20), ("audio_generate", 10),
+                           ("finetune_train", 20), ("playground_train", 20)):
+        assert len([i for i in api[name]["inputs"] if kind[i] in PLAIN_FIELDS]) >= at_least, name

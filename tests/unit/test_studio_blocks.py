@@ -10,7 +10,7 @@ import gradio as gr
 import pytest
 from gradio.state_holder import SessionState
 
-from studio.ui.blocks import StudioBlocks
+from studio.ui.blocks import StudioBlocks, packed_on
 
 
 def build(blocks_class):
@@ -174,3 +174,59 @@ def test_form_fields_take_no_thread_hop_each(monkeypatch):
     hops.clear()
     preprocess(gr.Blocks, FORM)
     assert len(hops) == 8  # Gradio's own path: one hop for each input but the state
+
+
+def build_packed(values_then=None):
+    """A form of plain fields, a state and an upload, wired through `packed_on` as a tab wires it."""
+    seen = []
+    with StudioBlocks() as demo:
+        fields = [gr.Textbox(), gr.Number(precision=0), gr.Dropdown(["a", "b"], type="index"), gr.State(7),
+                  gr.File(), gr.Checkbox()]
+        out, button = gr.Textbox(), gr.Button()
+
+        def handler(*values):
+            seen.append(values)
+            return "done"
+
+        packed_on([button.click], handler, fields, out, api_name="the_form")
+    return demo, fields, seen
+
+
+def test_a_form_leaves_the_page_as_one_value_and_its_api_keeps_every_field():
+    demo, fields, _ = build_packed()
+    deps = demo.get_config_file()["dependencies"]
+    pack, page, api = deps
+    textbox, number, dropdown, state, upload, checkbox = fields
+    plain = [textbox._id, number._id, dropdown._id, checkbox._id]
+    # the page: one page-only function reads the plain fields into a hidden box, then the event sends that box
+    assert not pack["backend_fn"] and pack["inputs"] == plain and pack["targets"] == page["targets"]
+    assert page["backend_fn"] and page["inputs"] == [pack["outputs"][0], state._id, upload._id]
+    assert page["api_visibility"] == "private" and page["api_name"] != "the_form"
+    # the API: the same handler on every field by name, triggered by nothing on the page
+    assert api["api_name"] == "the_form" and api["inputs"] == [f._id for f in fields] and api["targets"] == []
+    assert demo.fns[page["id"]].concurrency_id == demo.fns[api["id"]].concurrency_id
+
+
+def unpack(demo, packed, rest):
+    fn = next(fn for fn in demo.fns.values() if getattr(fn, "studio_packed_form", None))
+    return run(demo.preprocess_data(fn, [packed, *rest], SessionState(demo)))
+
+
+def test_a_packed_form_is_read_as_gradio_reads_the_fields_sent_alone():
+    demo, fields, _ = build_packed()
+    alone = next(fn for fn in demo.fns.values() if fn.api_name == "the_form")
+    sent_alone = run(demo.preprocess_data(alone, ["hi", 3.0, "b", None, None, True], SessionState(demo)))
+    assert unpack(demo, '["hi", 3.0, "b", true]', [None, None]) == sent_alone == ["hi", 3, 1, 7, None, True]
+
+
+@pytest.mark.parametrize("packed, says", [
+    ('["hi", 3.0, "not a choice", true]', "not a choice"),  # Gradio's own check of the field
+    ('["hi", 3.0]', "reload the page"),  # too few values
+    ("not json", "reload the page"),
+    ('{"a": 1}', "reload the page"),
+    (None, "reload the page"),
+])
+def test_a_bad_packed_form_is_refused_with_a_message(packed, says):
+    demo, _, _ = build_packed()
+    with pytest.raises(gr.Error, match=says):
+        unpack(demo, packed, [None, None])
