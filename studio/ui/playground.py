@@ -22,11 +22,11 @@ from studio.playground.form import FORM_FIELDS, form_values, parse_form
 from studio.playground.share import decode, encode
 from studio.playground.toydata import FEATURES
 
+from .blocks import packed_on
 from .common import form_handler, user_errors
 from .context import Studio
 from .playground_lessons import CompareRow, LessonRow
 from .playground_view import UI_REFRESH_SECONDS, PlaygroundView
-from .blocks import packed_on
 from .relay import job_event, relay
 
 KIND = "playground"
