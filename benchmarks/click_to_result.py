@@ -99,9 +99,9 @@ inputs of every event that had completed: Gradio's page marks an event's inputs 
 is set, and it sets "closed" at every completion. 4 entries after loading, 19 after two Audio clicks, 69
 after Fine-tune, 88 after Image, 120 after Text, each found by that search and read through its component's
 `get_data` (a `structuredClone`) on each of a Text click's 18 status messages (its 14 frames and the rest).
-Those inputs were the form fields, sent one by one. Checked with
-Gradio's page patched in a probe (`statustracker`'s `resolve_args` keeping inputs out of the set), Text clicks
-after two each in Audio, Fine-tune and Image, two rounds: 0.82 and 0.93 s against 0.97 and 1.03 s as shipped. All tabs in one
+Those inputs were the form fields, sent one by one. Checked with Gradio's page patched in a probe
+(`statustracker`'s `resolve_args` keeping inputs out of the set), Text clicks after two each in Audio,
+Fine-tune and Image, two rounds: 0.82 and 0.93 s against 0.97 and 1.03 s as shipped. All tabs in one
 browser after the change, 5 rounds (bare audio 0.38 s, image 0.58 s): audio 0.64 vs target 0.61, fine-tune
 1.96 vs bare 4.00 (met), image 0.92 vs 0.85, Playground 3.28 vs 3.51 (met), text 1.18 vs 1.05; each tab's
 first visible progress 0.02-0.06 s after the click (it was Gradio's tracker), first results 1.2-2.4 s. This session's host (2 cores; a bare audio clip 0.32-0.40 s, a bare

@@ -51,7 +51,7 @@ INLINE_PREPROCESS = (gr.Textbox, gr.Number, gr.Slider, gr.Checkbox, gr.Dropdown,
 
 
 def _inline(block) -> bool:
-    return type(block) in INLINE_PREPROCESS and not block.stateful and getattr(block, "data_model", None) is None
+    return type(block) in INLINE_PREPROCESS and plain_field(block)
 
 
 def plain_field(block) -> bool:

@@ -25,10 +25,14 @@ def doubles(tmp_path, rows: int):
     return data
 
 
-def open_tab_and_train(page, data):
+def open_tab_and_upload(page, data, timeout_s: float = 10):
     page.get_by_role("tab", name="Fine-tune").click()
     page.locator("#ft-upload input[type=file]").set_input_files(str(data))
-    expect(page.locator("#ft-upload")).to_contain_text("doubles.jsonl", timeout=10_000)
+    expect(page.locator("#ft-upload")).to_contain_text("doubles.jsonl", timeout=timeout_s * 1000)
+
+
+def open_tab_and_train(page, data):
+    open_tab_and_upload(page, data)
     page.locator("#ft-train").click()
 
 

@@ -1,19 +1,11 @@
 """Layer 3: two visitors, one fine-tune worker. The second visitor's status line says where their run waits, and
 their run starts on its own once the first visitor's run is stopped."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from .conftest import ARTIFACTS
-from .test_finetune_browser import doubles
-
-
-def upload(page, data):
-    page.get_by_role("tab", name="Fine-tune").click()
-    page.locator("#ft-upload input[type=file]").set_input_files(str(data))
-    expect(page.locator("#ft-upload")).to_contain_text("doubles.jsonl", timeout=30_000)
+from .test_finetune_browser import doubles, open_tab_and_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,7 +21,7 @@ def test_a_second_visitors_run_says_it_waits_then_starts_when_the_first_is_stopp
         second.wait_for_selector(".tabs", timeout=30_000)
         data = doubles(tmp_path, 2400)  # about 800 steps: still running while the second visitor waits
         for page in pages.values():  # both forms filled before any training takes the two cores
-            upload(page, data)
+            open_tab_and_upload(page, data, timeout_s=30)
         first.locator("#ft-train").click()
         expect(first.locator("#ft-status")).to_contain_text("steps/s", timeout=90_000)
 
@@ -41,7 +33,7 @@ def test_a_second_visitors_run_says_it_waits_then_starts_when_the_first_is_stopp
         first.locator("#ft-stop").click()
         expect(first.locator("#ft-status")).to_contain_text("Stopped", timeout=30_000)
         expect(waiting).to_contain_text("steps/s", timeout=90_000)  # the waiting run started on its own
-        assert not re.search("Waiting for", waiting.inner_text())
+        assert "Waiting for" not in waiting.inner_text()
         second.locator("#ft-stop").click()
         expect(waiting).to_contain_text("Stopped", timeout=30_000)
     except Exception:
